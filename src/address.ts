@@ -1,0 +1,66 @@
+import ipaddr from 'ipaddr.js';
+
+/*
+ * Is an IP address one the public internet can route to? Ranges come from
+ * ipaddr.js (IANA special-purpose registries); this module only adds what the
+ * library leaves to its callers: unwrapping IPv6 forms that carry an IPv4
+ * address, and IPv6 outside 2000::/3 (global unicast, RFC 4291 2.4).
+ */
+
+/** IPv6 prefixes whose last 32 bits are an IPv4 address the packet really goes to. */
+const EMBEDDING_LAST_32: ReadonlyArray<[ipaddr.IPv6, number]> = [
+  ipaddr.parseCIDR('::ffff:0:0/96') as [ipaddr.IPv6, number], // IPv4-mapped, RFC 4291
+  ipaddr.parseCIDR('::/96') as [ipaddr.IPv6, number], // IPv4-compatible (deprecated), RFC 4291
+  ipaddr.parseCIDR('::ffff:0:0:0/96') as [ipaddr.IPv6, number], // IPv4-translated, RFC 6145
+  ipaddr.parseCIDR('64:ff9b::/96') as [ipaddr.IPv6, number], // NAT64, RFC 6052
+];
+const SIX_TO_FOUR = ipaddr.parseCIDR('2002::/16') as [ipaddr.IPv6, number]; // RFC 3056
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
+
+/** The IPv4 address an IPv6 address carries, where routing would deliver to it. */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const b = ip.toByteArray();
+  if (EMBEDDING_LAST_32.some((range) => ip.match(range))) {
+    return new ipaddr.IPv4(b.slice(12, 16));
+  }
+  if (ip.match(SIX_TO_FOUR)) return new ipaddr.IPv4(b.slice(2, 6));
+  return null;
+}
+
+/**
+ * True when `address` (an IPv4 or IPv6 literal, brackets allowed) is a public
+ * unicast address. Anything unparsable is not public.
+ */
+export function isPublicAddress(address: string): boolean {
+  const text = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  if (!ipaddr.isValid(text)) return false;
+  const ip = ipaddr.parse(text);
+  if (ip.kind() === 'ipv4') return ip.range() === 'unicast';
+  const v6 = ip as ipaddr.IPv6;
+  // Zone ids (fe80::1%eth0) only exist for link-local scope.
+  if (v6.zoneId) return false;
+  const v4 = embeddedIPv4(v6);
+  if (v4) return v4.range() === 'unicast';
+  return v6.match(GLOBAL_UNICAST) && v6.range() === 'unicast';
+}
+
+/** True for an IPv4 or IPv6 literal (brackets allowed). */
+export function isIPLiteral(host: string): boolean {
+  const text = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return ipaddr.isValid(text);
+}
+
+/**
+ * The rate-limit key for a client address: IPv6 clients by their /64, since one
+ * subscriber usually holds a whole /64 and could rotate through it.
+ */
+export function clientKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  let ip = ipaddr.parse(address);
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) {
+    ip = (ip as ipaddr.IPv6).toIPv4Address();
+  }
+  if (ip.kind() === 'ipv4') return ip.toString();
+  const parts = (ip as ipaddr.IPv6).parts.slice(0, 4);
+  return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
+}

@@ -1,0 +1,219 @@
+import { type Context, Hono } from 'hono';
+import { clientKey } from './address.ts';
+import { checkDeclaredLength, ReplayableBody } from './body.ts';
+import type { Config } from './config.ts';
+import { addCorsHeaders, isPreflight, preflightHeaders } from './cors.ts';
+import { errorResponse, ProxyError } from './errors.ts';
+import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
+import { helpHtml, helpText } from './help.ts';
+import { memoryLimiter, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
+import { parseTarget } from './target.ts';
+import { forward, type Upstream } from './upstream.ts';
+
+/** What a request handled by the proxy did, for access logs. */
+export interface RequestRecord {
+  readonly method: string;
+  /** The target's origin only: paths and queries may carry secrets. */
+  readonly target: string | null;
+  readonly status: number;
+  readonly error: string | null;
+  readonly ms: number;
+}
+
+/** What the runtime lends the app. */
+export interface Capabilities {
+  /** Sends one request to a target (see upstream.ts). */
+  readonly upstream: Upstream;
+  /** Where budgets live. @default an in-memory limiter, when CORSWAY_RATE_LIMIT is set */
+  readonly limiter?: RateLimiter;
+  /** The client's address, as the runtime knows it. */
+  readonly clientAddress: (c: Context) => string;
+  /** Called once per proxied request. @default none */
+  readonly log?: (record: RequestRecord) => void;
+}
+
+const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
+/** Statuses whose responses have no body (Fetch standard "null body status"). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** Builds the proxy: one Hono app, the same on every runtime. */
+export function createApp(config: Config, caps: Capabilities): Hono {
+  const limiter = config.rateLimit ? (caps.limiter ?? memoryLimiter(config.rateLimit)) : null;
+  const app = new Hono();
+
+  app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
+
+  app.get('/healthz', (c) => c.text('ok'));
+  // The help page is fetched by people: keep crawlers from indexing proxied sites.
+  app.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));
+  app.get('/favicon.ico', (c) => c.body(null, 404));
+
+  app.all('*', async (c) => {
+    const started = Date.now();
+    let target: URL | null = null;
+    let response: Response;
+    let code: string | null = null;
+    try {
+      response = await handle(c, (url) => {
+        target = url;
+      });
+    } catch (error) {
+      const refusal = asProxyError(error);
+      code = refusal.code;
+      response = errorResponse(refusal, c.req.header('origin') ?? null);
+    }
+    caps.log?.({
+      method: c.req.method,
+      target: (target as URL | null)?.origin ?? null,
+      status: response.status,
+      error: code,
+      ms: Date.now() - started,
+    });
+    return response;
+  });
+
+  async function handle(c: Context, onTarget: (url: URL) => void): Promise<Response> {
+    const req = c.req.raw;
+    const origin = req.headers.get('origin');
+    // Everything after the mount point's slash, query included, as sent.
+    const base = c.req.routePath.replace(/\*$/, '');
+    const rawUrl = req.url;
+    const pathStart = rawUrl.indexOf('/', rawUrl.indexOf('//') + 2);
+    const raw = rawUrl.slice(pathStart + base.length);
+    const proxyBase = rawUrl.slice(0, pathStart) + base.replace(/\/$/, '');
+
+    checkOrigin(config, origin);
+    if (isPreflight(req.method, req.headers)) {
+      return new Response(null, { status: 204, headers: preflightHeaders(req.headers, config.maxAge) });
+    }
+
+    const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
+    if ((raw === '' || (raw.startsWith('?') && urlParam === null)) && req.method === 'GET') {
+      const html = (req.headers.get('accept') ?? '').includes('text/html');
+      return html ? c.html(helpHtml(config, proxyBase)) : c.text(helpText(config, proxyBase));
+    }
+
+    if (REFUSED_METHODS.has(req.method)) {
+      throw new ProxyError('method_not_allowed', `${req.method} requests are not proxied.`);
+    }
+    if (config.requireHeaders.length > 0 && !config.requireHeaders.some((h) => req.headers.has(h))) {
+      throw new ProxyError(
+        'missing_header',
+        `This proxy requires one of these request headers: ${config.requireHeaders.join(', ')}. Browsers send Origin on cross-origin requests; from other clients, add one of them.`,
+      );
+    }
+    if (hasLooped(req.headers)) {
+      throw new ProxyError(
+        'loop_detected',
+        'This request already passed through this proxy; the target points back at the proxy itself.',
+      );
+    }
+
+    const limitHeaders = await spendBudget(c, origin);
+    const url = parseTarget(urlParam ?? raw);
+    onTarget(url);
+
+    let body: ReplayableBody | null = null;
+    if (req.body) {
+      checkDeclaredLength(req.headers, config.maxBodyBytes);
+      body = new ReplayableBody(req.body, config.maxBodyBytes);
+    }
+    const { response: res, url: finalUrl } = await forward(
+      caps.upstream,
+      { url, method: req.method, headers: requestHeaders(req.headers), body, signal: req.signal },
+      { policy: config, maxRedirects: config.maxRedirects, timeoutMs: config.timeoutMs },
+    );
+
+    if (res.status < 200 || res.status > 599) {
+      await res.body?.cancel();
+      throw new ProxyError(
+        'upstream_failed',
+        `The target answered with status ${res.status}, which cannot be relayed.`,
+      );
+    }
+    const declared = Number(res.headers.get('content-length') ?? 0);
+    if (config.maxResponseBytes && declared > config.maxResponseBytes) {
+      await res.body?.cancel();
+      throw new ProxyError(
+        'upstream_failed',
+        `The target's response is ${declared} bytes, more than this proxy relays (${config.maxResponseBytes} bytes, CORSWAY_MAX_RESPONSE_BYTES).`,
+      );
+    }
+
+    const headers = responseHeaders(res.headers);
+    const location = headers.get('location');
+    // A redirect relayed to the browser must lead back through the proxy.
+    if (location && res.status >= 300 && res.status < 400) {
+      try {
+        headers.set('location', `${proxyBase}/${new URL(location, finalUrl).href}`);
+      } catch {}
+    }
+    headers.set('x-request-url', url.href);
+    headers.set('x-final-url', finalUrl.href);
+    for (const [name, value] of Object.entries(limitHeaders)) {
+      // A target's own RateLimit fields are relayed beside ours, never replaced.
+      if (name === 'ratelimit' || name === 'ratelimit-policy') headers.append(name, value);
+      else if (!headers.has(name)) headers.set(name, value);
+    }
+    addCorsHeaders(headers, origin);
+
+    let resBody = res.body;
+    if (NULL_BODY.has(res.status)) {
+      await resBody?.cancel();
+      resBody = null;
+    } else if (resBody && config.maxResponseBytes) {
+      resBody = resBody.pipeThrough(byteLimit(config.maxResponseBytes));
+    }
+    return new Response(resBody, { status: res.status, headers });
+  }
+
+  async function spendBudget(c: Context, origin: string | null): Promise<Record<string, string>> {
+    if (!limiter || !config.rateLimit) return {};
+    const key =
+      config.rateLimitBy === 'origin' && origin ? `origin:${origin}` : `ip:${clientKey(caps.clientAddress(c))}`;
+    const decision = await limiter.consume(key);
+    const headers = rateLimitHeaders(decision, config.rateLimit.windowSeconds);
+    if (!decision.allowed) {
+      throw new ProxyError(
+        'rate_limited',
+        `Too many requests: this proxy allows ${decision.limit} per ${config.rateLimit.windowSeconds} s per ${config.rateLimitBy === 'ip' ? 'client address' : 'origin'}. Try again in ${decision.retryAfter} s.`,
+        { ...headers, 'retry-after': String(decision.retryAfter) },
+      );
+    }
+    return headers;
+  }
+
+  return app;
+}
+
+/** Unexpected errors are logged for the operator and shown to the user without details. */
+function asProxyError(error: unknown): ProxyError {
+  if (error instanceof ProxyError) return error;
+  console.error(error);
+  return new ProxyError('upstream_failed', 'The proxy failed unexpectedly while handling this request.');
+}
+
+function checkOrigin(config: Config, origin: string | null): void {
+  const blocked = origin !== null && config.blockOrigins?.(origin);
+  const allowed = !config.allowOrigins || (origin !== null && config.allowOrigins(origin));
+  if (blocked || !allowed) {
+    throw new ProxyError(
+      'origin_not_allowed',
+      origin === null
+        ? 'This proxy only serves the web pages its operator allowed, and this request has no Origin header.'
+        : `This proxy does not serve pages from ${origin}; its operator allows only certain origins (CORSWAY_ALLOW_ORIGINS, CORSWAY_BLOCK_ORIGINS).`,
+    );
+  }
+}
+
+/** Errors the body once more than `max` bytes passed, so the client sees the cut. */
+function byteLimit(max: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > max) controller.error(new Error('response larger than CORSWAY_MAX_RESPONSE_BYTES'));
+      else controller.enqueue(chunk);
+    },
+  });
+}

@@ -1,0 +1,81 @@
+import { ProxyError } from './errors.ts';
+
+/** How much of a request body is kept to replay it on a 307/308 redirect (SPEC). */
+export const REPLAY_LIMIT = 1024 * 1024;
+
+function tooLarge(max: number): ProxyError {
+  return new ProxyError(
+    'body_too_large',
+    `The request body is larger than this proxy forwards (${max} bytes, CORSWAY_MAX_BODY_BYTES).`,
+  );
+}
+
+/**
+ * A request body read once from the client and offered to each redirect hop.
+ * Bytes are counted as they stream (Content-Length is not trusted) and the
+ * first REPLAY_LIMIT bytes are kept, so a 307/308 hop can be sent the same
+ * body again while the rest still streams from the client.
+ */
+export class ReplayableBody {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #maxBytes: number;
+  readonly #kept: Uint8Array[] = [];
+  #read = 0;
+  #generation = 0;
+  /** Set once the body was too large; the hop's error is replaced by a 413. */
+  error: ProxyError | null = null;
+
+  constructor(source: ReadableStream<Uint8Array>, maxBytes: number) {
+    this.#reader = source.getReader();
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Whether a new hop can still be given the whole body. */
+  get replayable(): boolean {
+    return this.#read <= REPLAY_LIMIT;
+  }
+
+  /** A fresh stream of the whole body for the next hop; earlier streams stop. */
+  stream(): ReadableStream<Uint8Array> {
+    const generation = ++this.#generation;
+    let index = 0;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (generation !== this.#generation) return controller.close();
+        const kept = this.#kept[index];
+        if (kept) {
+          index++;
+          return controller.enqueue(kept);
+        }
+        const { done, value } = await this.#reader.read();
+        if (done) return controller.close();
+        this.#read += value.byteLength;
+        if (this.#read > this.#maxBytes) {
+          this.error = tooLarge(this.#maxBytes);
+          this.#reader.cancel().catch(() => {});
+          return controller.error(this.error);
+        }
+        if (this.#read <= REPLAY_LIMIT) {
+          this.#kept.push(value);
+          index++;
+        }
+        controller.enqueue(value);
+      },
+      // A hop that ends early (an answer before the whole upload) must not end
+      // the client's body: the next hop may still need it.
+      cancel: () => {},
+    });
+  }
+
+  /** Releases the client's body once no hop needs it. */
+  discard(): void {
+    this.#generation++;
+    this.#reader.cancel().catch(() => {});
+  }
+}
+
+/** Refuses a declared Content-Length over the limit before reading anything. */
+export function checkDeclaredLength(headers: Headers, maxBytes: number): void {
+  const declared = headers.get('content-length');
+  if (declared && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+}

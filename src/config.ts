@@ -1,0 +1,205 @@
+import { type OriginMatcher, originMatcher, parseOriginPattern } from './origin.ts';
+import { type HostMatcher, hostMatcher, parseHostPattern } from './target.ts';
+
+/** A rate-limit budget: `limit` requests per `windowSeconds`, per client. */
+export interface RateLimitSpec {
+  readonly limit: number;
+  readonly windowSeconds: number;
+}
+
+/** The proxy's settings, parsed once from the environment. See the SPEC for each variable. */
+export interface Config {
+  /** `CORSWAY_ALLOW_ORIGINS`. @default null (any origin) */
+  readonly allowOrigins: OriginMatcher | null;
+  /** `CORSWAY_BLOCK_ORIGINS`; wins over the allow list. @default null (none) */
+  readonly blockOrigins: OriginMatcher | null;
+  /** `CORSWAY_ALLOW_TARGETS`. @default null (any public host) */
+  readonly allowTargets: HostMatcher | null;
+  /** `CORSWAY_REQUIRE_HEADER`, lower-cased. @default [] */
+  readonly requireHeaders: readonly string[];
+  /** `CORSWAY_RATE_LIMIT`. @default null (off) */
+  readonly rateLimit: RateLimitSpec | null;
+  /** `CORSWAY_RATE_LIMIT_BY`. @default 'ip' */
+  readonly rateLimitBy: 'ip' | 'origin';
+  /** `CORSWAY_REDIS_URL` (Node only). @default null */
+  readonly redisUrl: string | null;
+  /** `CORSWAY_TRUST_PROXY` (Node only). @default false */
+  readonly trustProxy: boolean;
+  /** `CORSWAY_ALLOW_PRIVATE_NETWORK`. @default false */
+  readonly allowPrivateNetwork: boolean;
+  /** `CORSWAY_MAX_REDIRECTS`. @default 5 */
+  readonly maxRedirects: number;
+  /** `CORSWAY_TIMEOUT_MS`: until the upstream's response headers arrive. @default 30000 */
+  readonly timeoutMs: number;
+  /** `CORSWAY_MAX_BODY_BYTES`. @default 10485760 (10 MiB) */
+  readonly maxBodyBytes: number;
+  /** `CORSWAY_MAX_RESPONSE_BYTES`; 0 is unlimited. @default 0 */
+  readonly maxResponseBytes: number;
+  /** `CORSWAY_MAX_AGE`: `Access-Control-Max-Age` of preflight answers. @default 86400 */
+  readonly maxAge: number;
+  /** The list variables as written, for the help page. */
+  readonly display: Readonly<Record<string, string>>;
+}
+
+/** Thrown when the environment holds malformed values; lists every problem. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export type Env = Readonly<Record<string, unknown>>;
+
+const BOOLEANS: Record<string, boolean> = {
+  '1': true,
+  true: true,
+  on: true,
+  yes: true,
+  '0': false,
+  false: false,
+  off: false,
+  no: false,
+};
+
+const WINDOW_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Reads the variables one by one, collecting problems instead of stopping at
+ * the first, so an operator fixes a bad environment in one go.
+ */
+class Reader {
+  readonly problems: string[] = [];
+  readonly #env: Env;
+  constructor(env: Env) {
+    this.#env = env;
+  }
+
+  text(name: string): string {
+    const value = this.#env[name];
+    if (value === undefined || value === null) return '';
+    if (typeof value !== 'string') {
+      this.problems.push(`${name}: expected a string, got ${typeof value}`);
+      return '';
+    }
+    return value.trim();
+  }
+
+  list(name: string): string[] {
+    return this.text(name)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.text(name).toLowerCase();
+    if (!value) return fallback;
+    const parsed = BOOLEANS[value];
+    if (parsed === undefined) {
+      this.problems.push(`${name}: expected one of 1/0, true/false, on/off, yes/no, got "${value}"`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.text(name);
+    if (!value) return fallback;
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}: expected a whole number from ${min} to ${max}, got "${value}"`);
+      return fallback;
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+    const value = this.text(name).toLowerCase();
+    if (!value) return fallback;
+    if (!(choices as readonly string[]).includes(value)) {
+      this.problems.push(`${name}: expected one of ${choices.join(', ')}, got "${value}"`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** A comma list whose entries `parse` turns into patterns, or throws a TypeError about. */
+  patterns<P, M>(name: string, parse: (entry: string) => P, build: (patterns: P[]) => M): M | null {
+    const patterns: P[] = [];
+    for (const entry of this.list(name)) {
+      try {
+        patterns.push(parse(entry));
+      } catch (error) {
+        this.problems.push(`${name}: ${(error as Error).message}`);
+      }
+    }
+    return patterns.length > 0 ? build(patterns) : null;
+  }
+
+  rateLimit(name: string): RateLimitSpec | null {
+    const value = this.text(name);
+    if (!value) return null;
+    const m = /^(\d+)\s*\/\s*(\d*)\s*([smhd])$/i.exec(value);
+    const limit = m ? Number(m[1]) : 0;
+    const windowSeconds = m ? Number(m[2] || 1) * (WINDOW_UNITS[(m[3] as string).toLowerCase()] ?? 0) : 0;
+    if (!m || limit < 1 || windowSeconds < 1 || !Number.isSafeInteger(limit)) {
+      this.problems.push(`${name}: expected <count>/<window> such as 60/1m, 1000/1h or 10/30s, got "${value}"`);
+      return null;
+    }
+    return { limit, windowSeconds };
+  }
+
+  url(name: string, protocols: readonly string[]): string | null {
+    const value = this.text(name);
+    if (!value) return null;
+    try {
+      if (protocols.includes(new URL(value).protocol)) return value;
+    } catch {}
+    this.problems.push(`${name}: expected a URL starting with ${protocols.join(' or ')}//, got "${value}"`);
+    return null;
+  }
+}
+
+/**
+ * Parses every CORSWAY_ variable of `env` (`process.env` or a Worker's `env`).
+ * @throws ConfigError naming each malformed variable.
+ */
+export function parseConfig(env: Env): Config {
+  const read = new Reader(env);
+  const config: Config = {
+    allowOrigins: read.patterns('CORSWAY_ALLOW_ORIGINS', parseOriginPattern, originMatcher),
+    blockOrigins: read.patterns('CORSWAY_BLOCK_ORIGINS', parseOriginPattern, originMatcher),
+    allowTargets: read.patterns('CORSWAY_ALLOW_TARGETS', parseHostPattern, hostMatcher),
+    requireHeaders: read.list('CORSWAY_REQUIRE_HEADER').map((h) => h.toLowerCase()),
+    rateLimit: read.rateLimit('CORSWAY_RATE_LIMIT'),
+    rateLimitBy: read.oneOf('CORSWAY_RATE_LIMIT_BY', ['ip', 'origin'], 'ip'),
+    redisUrl: read.url('CORSWAY_REDIS_URL', ['redis:', 'rediss:']),
+    trustProxy: read.bool('CORSWAY_TRUST_PROXY', false),
+    allowPrivateNetwork: read.bool('CORSWAY_ALLOW_PRIVATE_NETWORK', false),
+    maxRedirects: read.int('CORSWAY_MAX_REDIRECTS', 5, 0, 20),
+    timeoutMs: read.int('CORSWAY_TIMEOUT_MS', 30_000, 1),
+    maxBodyBytes: read.int('CORSWAY_MAX_BODY_BYTES', 10 * 1024 * 1024, 0),
+    maxResponseBytes: read.int('CORSWAY_MAX_RESPONSE_BYTES', 0, 0),
+    maxAge: read.int('CORSWAY_MAX_AGE', 86_400, 0),
+    display: Object.freeze({
+      allowOrigins: read.list('CORSWAY_ALLOW_ORIGINS').join(', '),
+      blockOrigins: read.list('CORSWAY_BLOCK_ORIGINS').join(', '),
+      allowTargets: read.list('CORSWAY_ALLOW_TARGETS').join(', '),
+      requireHeaders: read.list('CORSWAY_REQUIRE_HEADER').join(', '),
+      rateLimit: read.text('CORSWAY_RATE_LIMIT'),
+    }),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return Object.freeze(config);
+}
+
+/** `HOST` and `PORT` for the Node server, checked like the rest. */
+export function parseListen(env: Env): { host: string; port: number } {
+  const read = new Reader(env);
+  const listen = { host: read.text('HOST') || '0.0.0.0', port: read.int('PORT', 8080, 0, 65535) };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return listen;
+}

@@ -1,0 +1,45 @@
+/*
+ * The CORS headers the proxy adds. A preflight is OPTIONS with Origin and
+ * Access-Control-Request-Method (Fetch standard, "CORS-preflight request");
+ * every other OPTIONS is an ordinary request to forward.
+ */
+
+export function isPreflight(method: string, headers: Headers): boolean {
+  return method === 'OPTIONS' && headers.has('origin') && headers.has('access-control-request-method');
+}
+
+/** The answer to a preflight: everything the browser asked for is allowed. */
+export function preflightHeaders(request: Headers, maxAge: number): Headers {
+  const headers = new Headers({
+    'access-control-allow-origin': request.get('origin') ?? '*',
+    'access-control-allow-methods': request.get('access-control-request-method') ?? '',
+    'access-control-max-age': String(maxAge),
+    vary: 'Origin',
+  });
+  const requested = request.get('access-control-request-headers');
+  if (requested) headers.set('access-control-allow-headers', requested);
+  return headers;
+}
+
+/** Adds `value` to a comma-list header unless it is already there. */
+function mergeToken(headers: Headers, name: string, value: string): void {
+  const current = headers.get(name);
+  if (!current) {
+    headers.set(name, value);
+    return;
+  }
+  const tokens = current.split(',').map((t) => t.trim().toLowerCase());
+  if (!tokens.includes(value.toLowerCase()) && !tokens.includes('*')) headers.set(name, `${current}, ${value}`);
+}
+
+/**
+ * Makes a response readable by the requesting page: the origin reflected (or
+ * `*` without one) and every header name exposed. Call it last, once all other
+ * headers are set, so the exposed list is complete.
+ */
+export function addCorsHeaders(headers: Headers, origin: string | null): void {
+  headers.set('access-control-allow-origin', origin ?? '*');
+  if (origin) mergeToken(headers, 'vary', 'Origin');
+  const names = [...new Set(headers.keys())].filter((n) => !n.startsWith('access-control-'));
+  headers.set('access-control-expose-headers', names.join(', '));
+}

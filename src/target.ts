@@ -1,0 +1,165 @@
+import { isIPLiteral, isPublicAddress } from './address.ts';
+import { ProxyError } from './errors.ts';
+
+/** Decides whether a target hostname is on `CORSWAY_ALLOW_TARGETS`. */
+export type HostMatcher = (hostname: string) => boolean;
+
+interface HostPattern {
+  /** Exact hostname, or for `*.example.com` the suffix `.example.com`. */
+  host: string;
+  wildcard: boolean;
+}
+
+/**
+ * Parses one `CORSWAY_ALLOW_TARGETS` entry: `api.example.com` or `*.example.com`.
+ * @throws TypeError saying how to write the entry.
+ */
+export function parseHostPattern(entry: string): HostPattern {
+  const wildcard = entry.startsWith('*.');
+  let hostname = '';
+  try {
+    hostname = new URL(`http://${wildcard ? entry.slice(2) : entry}`).hostname;
+  } catch {}
+  if (!hostname || /[/:@?#]/.test(entry.replace(/^\[.*\]$/, ''))) {
+    throw new TypeError(`"${entry}" is not a host name; write it like api.example.com or *.example.com`);
+  }
+  return { host: wildcard ? `.${hostname}` : hostname, wildcard };
+}
+
+export function hostMatcher(patterns: readonly HostPattern[]): HostMatcher {
+  return (hostname) => {
+    const host = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+    return patterns.some((p) => (p.wildcard ? host.endsWith(p.host) : host === p.host));
+  };
+}
+
+const PERCENT_ENCODED_SCHEME = /^https?%3a/i;
+/** A scheme, unless what follows the colon is a port (`host.example:8080/x` has none). */
+const SCHEME = /^([a-z][a-z0-9+.-]*):(?!\d+(?:[/?#]|$))\/*/i;
+/** Control characters and spaces, which no URL a browser sends contains. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const CONTROL = /[\u0000-\u0020\u007f]/;
+
+function invalid(message: string): ProxyError {
+  return new ProxyError('invalid_target', message);
+}
+
+/**
+ * Turns what follows the proxy's `/` into the target URL. Accepts every form of
+ * the SPEC: `https://host/p?q`, `host/p` (https, or http on port 80),
+ * collapsed slashes (`https:/host`), and a percent-encoded target.
+ * @throws ProxyError `invalid_target`.
+ */
+export function parseTarget(raw: string): URL {
+  let text = raw;
+  if (PERCENT_ENCODED_SCHEME.test(text)) {
+    try {
+      text = decodeURIComponent(text);
+    } catch {
+      throw invalid('The target is percent-encoded but not validly so. Encode it with encodeURIComponent().');
+    }
+  }
+  if (!text) {
+    throw invalid("No target URL given. Put it after the proxy's address: /https://api.example.com/path");
+  }
+  if (CONTROL.test(text)) {
+    throw invalid('The target URL contains spaces or control characters. Percent-encode them.');
+  }
+  let scheme = '';
+  const m = SCHEME.exec(text);
+  if (m) {
+    scheme = (m[1] as string).toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https') {
+      throw invalid(`Only http:// and https:// targets can be proxied, not ${scheme}:.`);
+    }
+    text = text.slice(m[0].length);
+  } else {
+    text = text.replace(/^\/+/, '');
+  }
+  let url: URL;
+  try {
+    url = new URL(`${scheme || 'https'}://${text}`);
+    if (!scheme && url.port === '80') url = new URL(`http://${text}`);
+  } catch {
+    throw invalid(
+      `"${truncate(raw)}" is not a valid URL (check the host name and the port, which must be 1 to 65535).`,
+    );
+  }
+  if (url.username || url.password) {
+    throw invalid('The target URL contains a user name or password; send credentials in a header instead.');
+  }
+  if (url.port === '0') throw invalid('Port 0 is not a valid target port.');
+  const host = url.hostname.replace(/\.$/, '');
+  if (!isIPLiteral(host) && !isLocalhost(host) && !/^[^.]+(\.[^.]+)+$/.test(host)) {
+    throw invalid(
+      `"${url.hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
+    );
+  }
+  return url;
+}
+
+function truncate(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** `localhost` and `*.localhost` always mean loopback (RFC 6761 6.3). */
+export function isLocalhost(hostname: string): boolean {
+  const host = hostname.replace(/\.$/, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost');
+}
+
+/**
+ * Ports browsers refuse to fetch: the Fetch standard's "bad port" list
+ * (https://fetch.spec.whatwg.org/#port-blocking).
+ */
+const BAD_PORTS = new Set([
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+export interface TargetPolicy {
+  readonly allowTargets: HostMatcher | null;
+  readonly allowPrivateNetwork: boolean;
+}
+
+/**
+ * The checks every hop (first URL and each redirect) must pass before a
+ * connection is opened. Names that need DNS are checked again at connect time
+ * by the runtime's upstream (see node-upstream.ts).
+ * @throws ProxyError `target_not_allowed`.
+ */
+export function checkTarget(url: URL, policy: TargetPolicy): void {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ProxyError(
+      'target_not_allowed',
+      `Only http:// and https:// targets can be proxied, not ${url.protocol}.`,
+    );
+  }
+  if (url.port && BAD_PORTS.has(Number(url.port))) {
+    throw new ProxyError(
+      'target_not_allowed',
+      `Port ${url.port} is on the list of ports browsers refuse to fetch (the Fetch standard's bad ports), so the proxy refuses it too.`,
+    );
+  }
+  if (policy.allowTargets && !policy.allowTargets(url.hostname)) {
+    throw new ProxyError(
+      'target_not_allowed',
+      `This proxy only fetches the hosts its operator listed in CORSWAY_ALLOW_TARGETS; ${url.hostname} is not one of them.`,
+    );
+  }
+  if (policy.allowPrivateNetwork) return;
+  const host = url.hostname.replace(/\.$/, '');
+  if (isLocalhost(host) || (isIPLiteral(host) && !isPublicAddress(host))) {
+    throw privateTarget(url.hostname);
+  }
+}
+
+/** The refusal for a target on a loopback, private or otherwise non-public address. */
+export function privateTarget(host: string): ProxyError {
+  return new ProxyError(
+    'target_not_allowed',
+    `${host} is a private, loopback or otherwise non-public address, which this proxy does not fetch. For local development, start the proxy with CORSWAY_ALLOW_PRIVATE_NETWORK=on.`,
+  );
+}

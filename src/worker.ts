@@ -1,0 +1,38 @@
+import type { Hono } from 'hono';
+import { createApp } from './app.ts';
+import { ConfigError, type Env, parseConfig } from './config.ts';
+import { errorResponse, ProxyError } from './errors.ts';
+import type { Upstream } from './upstream.ts';
+
+/** Workers' global fetch, told not to follow redirects so each hop is checked. */
+const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
+  const res = await fetch(url, { method, headers, body, signal, redirect: 'manual' });
+  return { status: res.status, headers: new Headers(res.headers), body: res.body };
+};
+
+/** One app per `env`: the bindings object is the same for every request of an isolate. */
+const apps = new WeakMap<object, Hono | ProxyError>();
+
+function build(env: Env): Hono | ProxyError {
+  try {
+    return createApp(parseConfig(env), {
+      upstream,
+      clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return new ProxyError('invalid_config', `The proxy is misconfigured: ${error.problems.join('; ')}`);
+  }
+}
+
+export default {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    let app = apps.get(env);
+    if (!app) {
+      app = build(env);
+      apps.set(env, app);
+    }
+    if (app instanceof ProxyError) return errorResponse(app, request.headers.get('origin'));
+    return app.fetch(request, env, ctx);
+  },
+};
