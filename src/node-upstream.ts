@@ -1,8 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
-import { Agent, buildConnector, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { isPublicAddress } from './address.ts';
+import { ConfigError } from './config.ts';
 import { privateTarget } from './target.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -17,21 +18,27 @@ const systemResolve: Resolve = async (hostname) =>
  * public, and connects to the address it checked, so a DNS answer that
  * changes between check and connect (rebinding) cannot slip through. IP
  * literals, which never reach a DNS lookup hook, are checked the same way.
+ * The refusal names the host as the user wrote it, never the address it
+ * resolved to, so the response reveals nothing about the internal network.
+ * `connect` is the plain connector it hands the checked address to (tests
+ * pass a recorder, as they may not connect to a public address).
  */
-export function guardedConnector(resolve: Resolve = systemResolve): buildConnector.connector {
-  const connect = buildConnector({});
+export function guardedConnector(
+  resolve: Resolve = systemResolve,
+  connect: buildConnector.connector = buildConnector({}),
+): buildConnector.connector {
   return (options, callback) => {
     const { hostname } = options;
-    const addresses = isIP(hostname) ? Promise.resolve([hostname]) : resolve(hostname);
-    addresses.then(
+    const literal = isIP(hostname) !== 0;
+    Promise.resolve(literal ? [hostname] : resolve(hostname)).then(
       (list) => {
         const address = list[0];
         if (!address || !list.every(isPublicAddress)) {
-          callback(privateTarget(hostname), null);
+          callback(privateTarget(hostname, !literal), null);
           return;
         }
         connect(
-          { ...options, hostname: address, servername: options.servername || (isIP(hostname) ? undefined : hostname) },
+          { ...options, hostname: address, servername: options.servername || (literal ? undefined : hostname) },
           callback,
         );
       },
@@ -40,21 +47,75 @@ export function guardedConnector(resolve: Resolve = systemResolve): buildConnect
   };
 }
 
+/** An egress (forward) proxy that upstream requests must go through. */
+export interface Egress {
+  /** Proxy for http:// targets, and for https:// ones when `httpsProxy` is empty. */
+  readonly httpProxy: string;
+  /** Proxy for https:// targets. */
+  readonly httpsProxy: string;
+  /** Hosts reached directly: comma or space list, `.example.com` and `*.example.com` cover subdomains, `*` all. */
+  readonly noProxy: string;
+}
+
+/**
+ * `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (lower-case spellings first, as
+ * curl and undici read them), or null when no proxy is set.
+ * @throws ConfigError when a proxy is not an http(s) URL.
+ */
+export function egressFromEnv(env: Readonly<Record<string, string | undefined>>): Egress | null {
+  const problems: string[] = [];
+  const proxy = (name: string): string => {
+    const value = (env[name.toLowerCase()] || env[name] || '').trim();
+    if (!value) return '';
+    try {
+      const { protocol } = new URL(value);
+      if (protocol === 'http:' || protocol === 'https:') return value;
+    } catch {}
+    problems.push(`${name}: expected a proxy URL such as http://proxy.internal:3128, got "${value}"`);
+    return '';
+  };
+  const egress = {
+    httpProxy: proxy('HTTP_PROXY'),
+    httpsProxy: proxy('HTTPS_PROXY'),
+    noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return egress.httpProxy || egress.httpsProxy ? egress : null;
+}
+
 /**
  * The Node upstream: undici's `request` over a keep-alive pool. It neither
  * follows redirects nor decodes bodies, so compressed bytes pass through with
  * the Content-Encoding and Content-Length that describe them.
+ *
+ * With an egress proxy, the connection is to the proxy (trusted configuration),
+ * so the connect-time guard cannot see the target; instead the target's name
+ * is resolved and every address checked before the request is dispatched. The
+ * proxy resolves the name again, so a DNS answer that changes in between is
+ * not caught here: let the egress proxy refuse private ranges too.
  */
-export function nodeUpstream(options: { allowPrivateNetwork: boolean; resolve?: Resolve }): {
+export function nodeUpstream(options: {
+  allowPrivateNetwork: boolean;
+  resolve?: Resolve;
+  /** @default null (connect directly) */
+  egress?: Egress | null;
+}): {
   upstream: Upstream;
   close: () => Promise<void>;
 } {
-  const agent = new Agent({
-    connect: options.allowPrivateNetwork ? undefined : guardedConnector(options.resolve),
+  const resolve = options.resolve ?? systemResolve;
+  const guard = !options.allowPrivateNetwork;
+  const agentOptions = {
+    // Direct connections (no proxy, or NO_PROXY hosts) are guarded at connect time.
+    connect: guard ? guardedConnector(resolve) : undefined,
     // The app times the wait for headers itself (CORSWAY_TIMEOUT_MS).
     headersTimeout: 0,
-  });
+  };
+  const { egress } = options;
+  const agent: Dispatcher = egress ? new EnvHttpProxyAgent({ ...agentOptions, ...egress }) : new Agent(agentOptions);
+  const checkBeforeProxy = egress && guard;
   const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
+    if (checkBeforeProxy) await checkResolved(url.hostname, resolve);
     const flat: string[] = [];
     for (const [name, value] of headers) flat.push(name, value);
     const res = await request(url, {
@@ -78,4 +139,11 @@ export function nodeUpstream(options: { allowPrivateNetwork: boolean; resolve?: 
     };
   };
   return { upstream, close: () => agent.close() };
+}
+
+/** Refuses a host unless every address it resolves to is public. */
+async function checkResolved(hostname: string, resolve: Resolve): Promise<void> {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  const list = isIP(host) ? [host] : await resolve(host);
+  if (list.length === 0 || !list.every(isPublicAddress)) throw privateTarget(hostname);
 }

@@ -1,26 +1,47 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type HttpBindings, serve } from '@hono/node-server';
 import type { Context } from 'hono';
+import { accessLogger } from './access-log.ts';
 import { createApp } from './app.ts';
 import { ConfigError, parseConfig, parseListen } from './config.ts';
-import { nodeUpstream } from './node-upstream.ts';
+import { errorResponse, ProxyError } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import { type Egress, egressFromEnv, nodeUpstream } from './node-upstream.ts';
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/**
+ * Limits that keep slow or oversized clients (slowloris) from holding sockets:
+ * Node answers 408 when headers or the whole request arrive too slowly, and
+ * 431 when the request line plus headers exceed `maxHeaderSize`.
+ */
+const SERVER_LIMITS = {
+  headersTimeout: 15_000,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 5_000,
+  maxHeaderSize: 16 * 1024,
+  // How often Node enforces the two timeouts above (its default is 30 s).
+  connectionsCheckingInterval: 1_000,
+};
+
 let config: ReturnType<typeof parseConfig>;
 let listen: ReturnType<typeof parseListen>;
+let egress: Egress | null;
 try {
   config = parseConfig(process.env);
   listen = parseListen(process.env);
+  egress = egressFromEnv(process.env);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`corsway: ${error.message}`);
   process.exit(1);
 }
 
-const { upstream, close } = nodeUpstream(config);
-const quiet = process.env.CORSWAY_LOG_LEVEL === 'silent';
+const { upstream, close } = nodeUpstream({ ...config, egress });
+const metrics = config.metrics ? createMetrics() : undefined;
 
 const app = createApp(config, {
   upstream,
@@ -31,12 +52,37 @@ const app = createApp(config, {
     const hops = c.req.header('x-forwarded-for')?.split(',');
     return hops?.at(-1)?.trim() || socketAddress;
   },
-  log: quiet ? undefined : (r) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...r })}\n`),
+  log: accessLogger(config.logLevel, (line) => process.stdout.write(line)),
+  metrics,
 });
 
-const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, (info: AddressInfo) => {
-  console.log(
-    `corsway listening on http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
+const server = serve(
+  { fetch: app.fetch, hostname: listen.host, port: listen.port, serverOptions: SERVER_LIMITS },
+  (info: AddressInfo) => {
+    console.log(
+      `corsway listening on http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
+    );
+  },
+);
+if (metrics) {
+  server.on('connection', (socket: import('node:net').Socket) => {
+    metrics.connectionOpened();
+    socket.once('close', () => metrics.connectionClosed());
+  });
+}
+
+// Node hands CONNECT to a 'connect' listener, never to the app (and a Request
+// cannot carry that method): refuse it here with the app's own 405.
+server.on('connect', async (req: IncomingMessage, socket: Duplex) => {
+  socket.on('error', () => {});
+  const res = errorResponse(
+    new ProxyError('method_not_allowed', 'CONNECT requests are not proxied.'),
+    req.headers.origin ?? null,
+  );
+  const body = await res.text();
+  const head = [...res.headers].map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 405 Method Not Allowed\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 });
 

@@ -40,6 +40,13 @@ const SCHEME = /^([a-z][a-z0-9+.-]*):(?!\d+(?:[/?#]|$))\/*/i;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
 const CONTROL = /[\u0000-\u0020\u007f]/;
 
+/**
+ * The longest target accepted, in characters as sent. Common servers stop at
+ * about 8 KiB (nginx, Apache's LimitRequestLine), and the proxy repeats the URL
+ * in X-Request-URL and X-Final-URL, which clients must be able to read.
+ */
+export const MAX_TARGET_LENGTH = 8192;
+
 function invalid(message: string): ProxyError {
   return new ProxyError('invalid_target', message);
 }
@@ -51,6 +58,9 @@ function invalid(message: string): ProxyError {
  * @throws ProxyError `invalid_target`.
  */
 export function parseTarget(raw: string): URL {
+  if (raw.length > MAX_TARGET_LENGTH) {
+    throw invalid(`The target URL is longer than ${MAX_TARGET_LENGTH} characters, more than this proxy accepts.`);
+  }
   let text = raw;
   if (PERCENT_ENCODED_SCHEME.test(text)) {
     try {
@@ -156,10 +166,13 @@ export function checkTarget(url: URL, policy: TargetPolicy): void {
   }
 }
 
-/** The refusal for a target on a loopback, private or otherwise non-public address. */
-export function privateTarget(host: string): ProxyError {
+/**
+ * The refusal for a target on a loopback, private or otherwise non-public
+ * address. It names the host as written, never what a name resolved to.
+ */
+export function privateTarget(host: string, resolved = false): ProxyError {
   return new ProxyError(
     'target_not_allowed',
-    `${host} is a private, loopback or otherwise non-public address, which this proxy does not fetch. For local development, start the proxy with CORSWAY_ALLOW_PRIVATE_NETWORK=on.`,
+    `${host} ${resolved ? 'resolves to' : 'is'} a private, loopback or otherwise non-public address, which this proxy does not fetch. For local development, start the proxy with CORSWAY_ALLOW_PRIVATE_NETWORK=on.`,
   );
 }
