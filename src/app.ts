@@ -6,7 +6,7 @@ import { addCorsHeaders, isPreflight, preflightHeaders } from './cors.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
 import { helpHtml, helpText } from './help.ts';
-import { memoryLimiter, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
+import { memoryLimiter, mergeRateLimitHeaders, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
 import { parseTarget } from './target.ts';
 import { forward, type Upstream } from './upstream.ts';
 
@@ -82,15 +82,16 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     const raw = rawUrl.slice(pathStart + base.length);
     const proxyBase = rawUrl.slice(0, pathStart) + base.replace(/\/$/, '');
 
-    checkOrigin(config, origin);
-    if (isPreflight(req.method, req.headers)) {
-      return new Response(null, { status: 204, headers: preflightHeaders(req.headers, config.maxAge) });
-    }
-
     const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
+    // The help page shows the active policy, so it is served to everyone, refused origins included.
     if ((raw === '' || (raw.startsWith('?') && urlParam === null)) && req.method === 'GET') {
       const html = (req.headers.get('accept') ?? '').includes('text/html');
       return html ? c.html(helpHtml(config, proxyBase)) : c.text(helpText(config, proxyBase));
+    }
+
+    checkOrigin(config, origin);
+    if (isPreflight(req.method, req.headers)) {
+      return new Response(null, { status: 204, headers: preflightHeaders(req.headers, config.maxAge) });
     }
 
     if (REFUSED_METHODS.has(req.method)) {
@@ -150,11 +151,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     }
     headers.set('x-request-url', url.href);
     headers.set('x-final-url', finalUrl.href);
-    for (const [name, value] of Object.entries(limitHeaders)) {
-      // A target's own RateLimit fields are relayed beside ours, never replaced.
-      if (name === 'ratelimit' || name === 'ratelimit-policy') headers.append(name, value);
-      else if (!headers.has(name)) headers.set(name, value);
-    }
+    mergeRateLimitHeaders(headers, limitHeaders);
     addCorsHeaders(headers, origin);
 
     let resBody = res.body;

@@ -23,6 +23,13 @@ export interface RateLimiter {
 }
 
 /**
+ * Rounding tolerance of GCRA's sums: a timestamp near 1.7e12 ms is exact only
+ * to about 0.0002 ms, and `interval` is rarely a whole number (60000 / 7).
+ * Up to 1 ms, never more than a quarter interval, counts as on time.
+ */
+const SLACK_MS = 1;
+
+/**
  * GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp
  * per key): each request moves the key's "theoretical arrival time" one
  * emission interval on; a request is allowed while that time stays within one
@@ -39,16 +46,17 @@ export function gcra(
   const interval = windowMs / spec.limit;
   const tat = Math.max(storedTat ?? now, now);
   const next = tat + interval;
-  const allowed = next - now <= windowMs;
+  const slack = Math.min(SLACK_MS, interval / 4);
+  const allowed = next - now <= windowMs + slack;
   const basis = allowed ? next : tat;
-  const remaining = Math.max(0, Math.floor((windowMs - (basis - now)) / interval));
+  const remaining = Math.max(0, Math.floor((windowMs - (basis - now) + slack) / interval));
   return {
     decision: {
       allowed,
       limit: spec.limit,
       remaining,
-      reset: Math.ceil((basis - now) / 1000),
-      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((next - windowMs - now) / 1000)),
+      reset: Math.ceil(Math.round(basis - now) / 1000),
+      retryAfter: allowed ? 0 : Math.max(1, Math.ceil(Math.round(next - windowMs - now) / 1000)),
     },
     tat: allowed ? next : null,
   };
@@ -83,7 +91,10 @@ export function memoryLimiter(
   };
 }
 
-/** The IETF draft fields and the older `RateLimit-*` trio for a decision. */
+/**
+ * The fields of draft-ietf-httpapi-ratelimit-headers (`RateLimit-Policy`,
+ * `RateLimit`) and the older draft's `RateLimit-Limit/-Remaining/-Reset` trio.
+ */
 export function rateLimitHeaders(d: RateLimitDecision, windowSeconds: number): Record<string, string> {
   return {
     'ratelimit-policy': `"corsway";q=${d.limit};w=${windowSeconds}`,
@@ -91,5 +102,44 @@ export function rateLimitHeaders(d: RateLimitDecision, windowSeconds: number): R
     'ratelimit-limit': String(d.limit),
     'ratelimit-remaining': String(d.remaining),
     'ratelimit-reset': String(d.reset),
+  };
+}
+
+/** The older draft's fields: one value each, so they cannot be combined with a target's. */
+const SINGLE_VALUED = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
+
+/**
+ * Adds our fields to a proxied response without hiding the target's own.
+ * `RateLimit` and `RateLimit-Policy` are structured-field lists (RFC 9651 3.1),
+ * so ours joins the target's as one more member. The older trio is single
+ * valued: when the target sent any of it, its values are kept and ours left out.
+ */
+export function mergeRateLimitHeaders(headers: Headers, ours: Readonly<Record<string, string>>): void {
+  const targetHasTrio = SINGLE_VALUED.some((name) => headers.has(name));
+  for (const [name, value] of Object.entries(ours)) {
+    if (!SINGLE_VALUED.includes(name)) headers.append(name, value);
+    else if (!targetHasTrio) headers.set(name, value);
+  }
+}
+
+/** The part of the Workers Rate Limiting binding corsway uses (`env.CORSWAY_RATE_LIMITER`). */
+export interface RateLimitBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
+/**
+ * A Workers Rate Limiting binding decides allowed/refused, counted by
+ * Cloudflare per location. It reports nothing else, so `numbers` (a per-isolate
+ * limiter with the same spec) supplies the header values: approximate there.
+ */
+export function bindingLimiter(binding: RateLimitBinding, numbers: RateLimiter): RateLimiter {
+  return {
+    async consume(key) {
+      const [{ success }, local] = await Promise.all([binding.limit({ key }), numbers.consume(key)]);
+      if (success === local.allowed) return local;
+      if (success) return { ...local, allowed: true, retryAfter: 0 };
+      // Refused elsewhere in this location: this isolate's estimate of a full budget is the best wait known.
+      return { ...local, allowed: false, remaining: 0, retryAfter: Math.max(1, local.reset) };
+    },
   };
 }
