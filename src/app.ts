@@ -6,18 +6,38 @@ import { addCorsHeaders, isPreflight, preflightHeaders } from './cors.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
 import { helpHtml, helpText } from './help.ts';
+import { METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts';
 import { memoryLimiter, mergeRateLimitHeaders, type RateLimiter, rateLimitHeaders } from './rate-limit.ts';
 import { parseTarget } from './target.ts';
 import { forward, type Upstream } from './upstream.ts';
 
-/** What a request handled by the proxy did, for access logs. */
+/** What a request handled by the proxy did, for access logs and metrics. */
 export interface RequestRecord {
   readonly method: string;
-  /** The target's origin only: paths and queries may carry secrets. */
+  /** The client's rate-limit key: its address (an IPv6 client's /64). */
+  readonly client: string;
+  /** The request's `Origin` header. */
+  readonly origin: string | null;
+  /**
+   * The target's origin; its whole URL only with `CORSWAY_LOG_TARGET_URL` on,
+   * since paths and queries may carry secrets.
+   */
   readonly target: string | null;
   readonly status: number;
+  /** Response body bytes sent to the client. */
+  readonly bytes: number;
+  /** The refusal code (SPEC), when the proxy refused or failed. */
   readonly error: string | null;
+  /** From the request's arrival until its response body ended. */
   readonly ms: number;
+  /** Until the target's response headers arrived, redirects included; null when none answered. */
+  readonly upstreamMs: number | null;
+}
+
+/** What handling a request learned, for its record. */
+interface Trace {
+  target: URL | null;
+  upstreamMs: number | null;
 }
 
 /** What the runtime lends the app. */
@@ -28,8 +48,16 @@ export interface Capabilities {
   readonly limiter?: RateLimiter;
   /** The client's address, as the runtime knows it. */
   readonly clientAddress: (c: Context) => string;
-  /** Called once per proxied request. @default none */
+  /** Called once per proxied request, when its response body has ended. @default none */
   readonly log?: (record: RequestRecord) => void;
+  /** Counters for `/metrics` (served when `CORSWAY_METRICS` is on). @default none */
+  readonly metrics?: Metrics;
+  /**
+   * Why this instance is degraded (the shared rate-limit store is away), or
+   * null. `/healthz` shows it but stays 200: every instance shares that store,
+   * so failing the check would take them all out of rotation. @default none
+   */
+  readonly health?: () => string | null;
 }
 
 const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
@@ -43,36 +71,64 @@ export function createApp(config: Config, caps: Capabilities): Hono {
 
   app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
 
-  app.get('/healthz', (c) => c.text('ok'));
+  app.get('/healthz', (c) => {
+    const problem = caps.health?.();
+    return c.text(problem ? `degraded: ${problem}` : 'ok');
+  });
   // The help page is fetched by people: keep crawlers from indexing proxied sites.
   app.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));
   app.get('/favicon.ico', (c) => c.body(null, 404));
 
+  const { metrics, log } = caps;
+  if (config.metrics && metrics) {
+    const expected = `Bearer ${config.metricsToken}`;
+    app.get('/metrics', (c) => {
+      if (!sameText(c.req.header('authorization') ?? '', expected)) {
+        return c.text('/metrics needs the bearer token of CORSWAY_METRICS_TOKEN.\n', 401, {
+          'www-authenticate': 'Bearer realm="corsway metrics"',
+        });
+      }
+      return c.body(metrics.render(), 200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' });
+    });
+  }
+
   app.all('*', async (c) => {
     const started = Date.now();
-    let target: URL | null = null;
+    metrics?.requestStarted();
+    const trace: Trace = { target: null, upstreamMs: null };
     let response: Response;
     let code: string | null = null;
     try {
-      response = await handle(c, (url) => {
-        target = url;
-      });
+      response = await handle(c, trace);
     } catch (error) {
       const refusal = asProxyError(error);
       code = refusal.code;
       response = errorResponse(refusal, c.req.header('origin') ?? null);
     }
-    caps.log?.({
-      method: c.req.method,
-      target: (target as URL | null)?.origin ?? null,
-      status: response.status,
-      error: code,
-      ms: Date.now() - started,
-    });
-    return response;
+    if (!log && !metrics) return response;
+    const finish = (bytes: number) => {
+      const record: RequestRecord = {
+        method: c.req.method,
+        client: clientKey(caps.clientAddress(c)),
+        origin: c.req.header('origin') ?? null,
+        target: (config.logTargetUrl ? trace.target?.href : trace.target?.origin) ?? null,
+        status: response.status,
+        bytes,
+        error: code,
+        ms: Date.now() - started,
+        upstreamMs: trace.upstreamMs,
+      };
+      log?.(record);
+      metrics?.requestFinished(record);
+    };
+    if (!response.body) {
+      finish(0);
+      return response;
+    }
+    return new Response(counted(response.body, finish), { status: response.status, headers: response.headers });
   });
 
-  async function handle(c: Context, onTarget: (url: URL) => void): Promise<Response> {
+  async function handle(c: Context, trace: Trace): Promise<Response> {
     const req = c.req.raw;
     const origin = req.headers.get('origin');
     // Everything after the mount point's slash, query included, as sent.
@@ -112,18 +168,21 @@ export function createApp(config: Config, caps: Capabilities): Hono {
 
     const limitHeaders = await spendBudget(c, origin);
     const url = parseTarget(urlParam ?? raw);
-    onTarget(url);
+    trace.target = url;
 
     let body: ReplayableBody | null = null;
-    if (req.body) {
+    // Fetch forbids a GET or HEAD request body (workerd's fetch throws, undici drops it).
+    if (req.body && req.method !== 'GET' && req.method !== 'HEAD') {
       checkDeclaredLength(req.headers, config.maxBodyBytes);
       body = new ReplayableBody(req.body, config.maxBodyBytes);
     }
+    const asked = Date.now();
     const { response: res, url: finalUrl } = await forward(
       caps.upstream,
       { url, method: req.method, headers: requestHeaders(req.headers), body, signal: req.signal },
       { policy: config, maxRedirects: config.maxRedirects, timeoutMs: config.timeoutMs },
     );
+    trace.upstreamMs = Date.now() - asked;
 
     if (res.status < 200 || res.status > 599) {
       await res.body?.cancel();
@@ -201,6 +260,49 @@ function checkOrigin(config: Config, origin: string | null): void {
         : `This proxy does not serve pages from ${origin}; its operator allows only certain origins (CORSWAY_ALLOW_ORIGINS, CORSWAY_BLOCK_ORIGINS).`,
     );
   }
+}
+
+/**
+ * The body as it is read by the client, counted; `done` is called once, when
+ * it ended, failed or was cancelled (the client went away).
+ */
+function counted(body: ReadableStream<Uint8Array>, done: (bytes: number) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let bytes = 0;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    done(bytes);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: last, value } = await reader.read();
+        if (last) {
+          end();
+          controller.close();
+          return;
+        }
+        bytes += value.byteLength;
+        controller.enqueue(value);
+      } catch (error) {
+        end();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** Compares secrets in time independent of where they differ. */
+function sameText(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a.charCodeAt(i) | 0) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** Errors the body once more than `max` bytes passed, so the client sees the cut. */

@@ -23,6 +23,15 @@ export interface Config {
   readonly rateLimitBy: 'ip' | 'origin';
   /** `CORSWAY_REDIS_URL` (Node only). @default null */
   readonly redisUrl: string | null;
+  /**
+   * `CORSWAY_RATE_LIMIT_FAILURE`: what a request gets while the shared budget
+   * store (Redis, Durable Object) cannot be reached. `open` serves it, counted
+   * against this instance's own in-memory budget instead; `closed` refuses it
+   * with 429. Open by default: an outage of the store should not become an
+   * outage of the proxy, and per-instance budgets still bound abuse.
+   * @default 'open'
+   */
+  readonly rateLimitFailure: 'open' | 'closed';
   /** `CORSWAY_TRUST_PROXY` (Node only). @default false */
   readonly trustProxy: boolean;
   /** `CORSWAY_ALLOW_PRIVATE_NETWORK`. @default false */
@@ -37,6 +46,26 @@ export interface Config {
   readonly maxResponseBytes: number;
   /** `CORSWAY_MAX_AGE`: `Access-Control-Max-Age` of preflight answers. @default 86400 */
   readonly maxAge: number;
+  /**
+   * `CORSWAY_LOG_LEVEL` (Node): the least severe access-log line written. A request
+   * answered below 400 logs at `info`, a 4xx refusal at `warn`, a 5xx at `error`.
+   * @default 'info'
+   */
+  readonly logLevel: LogLevel;
+  /**
+   * `CORSWAY_LOG_TARGET_URL` (Node): log the whole target URL rather than its
+   * origin. Off by default because paths and queries often carry tokens.
+   * @default false
+   */
+  readonly logTargetUrl: boolean;
+  /** `CORSWAY_METRICS` (Node): serve Prometheus metrics at `/metrics`. @default false */
+  readonly metrics: boolean;
+  /**
+   * `CORSWAY_METRICS_TOKEN`: the bearer token `/metrics` requires; required
+   * (16 characters or more) when `CORSWAY_METRICS` is on, so the counters are
+   * never public by accident. @default null
+   */
+  readonly metricsToken: string | null;
   /** The list variables as written, for the help page. */
   readonly display: Readonly<Record<string, string>>;
 }
@@ -52,6 +81,10 @@ export class ConfigError extends Error {
 }
 
 export type Env = Readonly<Record<string, unknown>>;
+
+/** Access-log severities, least severe first; `silent` writes nothing. */
+export const LOG_LEVELS = ['info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const BOOLEANS: Record<string, boolean> = {
   '1': true,
@@ -177,6 +210,7 @@ export function parseConfig(env: Env): Config {
     rateLimit: read.rateLimit('CORSWAY_RATE_LIMIT'),
     rateLimitBy: read.oneOf('CORSWAY_RATE_LIMIT_BY', ['ip', 'origin'], 'ip'),
     redisUrl: read.url('CORSWAY_REDIS_URL', ['redis:', 'rediss:']),
+    rateLimitFailure: read.oneOf('CORSWAY_RATE_LIMIT_FAILURE', ['open', 'closed'], 'open'),
     trustProxy: read.bool('CORSWAY_TRUST_PROXY', false),
     allowPrivateNetwork: read.bool('CORSWAY_ALLOW_PRIVATE_NETWORK', false),
     maxRedirects: read.int('CORSWAY_MAX_REDIRECTS', 5, 0, 20),
@@ -184,6 +218,10 @@ export function parseConfig(env: Env): Config {
     maxBodyBytes: read.int('CORSWAY_MAX_BODY_BYTES', 10 * 1024 * 1024, 0),
     maxResponseBytes: read.int('CORSWAY_MAX_RESPONSE_BYTES', 0, 0),
     maxAge: read.int('CORSWAY_MAX_AGE', 86_400, 0),
+    logLevel: read.oneOf('CORSWAY_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logTargetUrl: read.bool('CORSWAY_LOG_TARGET_URL', false),
+    metrics: read.bool('CORSWAY_METRICS', false),
+    metricsToken: read.text('CORSWAY_METRICS_TOKEN') || null,
     display: Object.freeze({
       allowOrigins: read.list('CORSWAY_ALLOW_ORIGINS').join(', '),
       blockOrigins: read.list('CORSWAY_BLOCK_ORIGINS').join(', '),
@@ -192,6 +230,11 @@ export function parseConfig(env: Env): Config {
       rateLimit: read.text('CORSWAY_RATE_LIMIT'),
     }),
   };
+  if (config.metrics && (config.metricsToken?.length ?? 0) < 16) {
+    read.problems.push(
+      'CORSWAY_METRICS_TOKEN: required when CORSWAY_METRICS is on, 16 characters or more (the bearer token your Prometheus sends to read /metrics)',
+    );
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
 }

@@ -144,6 +144,7 @@ export function nodeUpstream(options: {
 /** Refuses a host unless every address it resolves to is public. */
 async function checkResolved(hostname: string, resolve: Resolve): Promise<void> {
   const host = hostname.replace(/^\[(.*)\]$/, '$1');
-  const list = isIP(host) ? [host] : await resolve(host);
-  if (list.length === 0 || !list.every(isPublicAddress)) throw privateTarget(hostname);
+  const literal = isIP(host) !== 0;
+  const list = literal ? [host] : await resolve(host);
+  if (list.length === 0 || !list.every(isPublicAddress)) throw privateTarget(hostname, !literal);
 }

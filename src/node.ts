@@ -9,6 +9,7 @@ import { ConfigError, parseConfig, parseListen } from './config.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
 import { type Egress, egressFromEnv, nodeUpstream } from './node-upstream.ts';
+import { redisLimiter } from './redis-limiter.ts';
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -42,6 +43,11 @@ try {
 
 const { upstream, close } = nodeUpstream({ ...config, egress });
 const metrics = config.metrics ? createMetrics() : undefined;
+// Without a URL, budgets stay in this process's memory (the app's default).
+const redis =
+  config.redisUrl && config.rateLimit
+    ? redisLimiter(config.redisUrl, config.rateLimit, config.rateLimitFailure)
+    : undefined;
 
 const app = createApp(config, {
   upstream,
@@ -54,6 +60,8 @@ const app = createApp(config, {
   },
   log: accessLogger(config.logLevel, (line) => process.stdout.write(line)),
   metrics,
+  limiter: redis,
+  health: redis?.problem,
 });
 
 const server = serve(
@@ -89,6 +97,7 @@ server.on('connect', async (req: IncomingMessage, socket: Duplex) => {
 function shutdown(signal: string): void {
   console.log(`corsway: ${signal} received, finishing in-flight requests`);
   server.close(() => {
+    redis?.close();
     close().finally(() => process.exit(0));
   });
   if ('closeIdleConnections' in server) server.closeIdleConnections();
