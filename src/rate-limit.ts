@@ -127,6 +127,24 @@ export interface RateLimitBinding {
   limit(options: { key: string }): Promise<{ success: boolean }>;
 }
 
+/** The periods a Rate Limiting binding can count over (Cloudflare's `simple.period`). */
+const BINDING_PERIODS = [10, 60];
+
+/**
+ * The problem with pairing `spec` (`CORSWAY_RATE_LIMIT`) with a Rate Limiting
+ * binding, or null. The binding cannot report its own numbers, so the headers
+ * come from `spec`, which must therefore describe the same budget.
+ */
+export function bindingProblem(spec: RateLimitSpec | null): string | null {
+  if (!spec) {
+    return 'CORSWAY_RATE_LIMIT: the CORSWAY_RATE_LIMITER binding is configured; set CORSWAY_RATE_LIMIT to its numbers (limit/period, e.g. 100/1m) to turn rate limiting on';
+  }
+  if (!BINDING_PERIODS.includes(spec.windowSeconds)) {
+    return `CORSWAY_RATE_LIMIT: a Rate Limiting binding counts over 10 s or 60 s only, got a ${spec.windowSeconds} s window`;
+  }
+  return null;
+}
+
 /**
  * A Workers Rate Limiting binding decides allowed/refused, counted by
  * Cloudflare per location. It reports nothing else, so `numbers` (a per-isolate

@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { ConfigError, type Env, parseConfig } from './config.ts';
 import { errorResponse, ProxyError } from './errors.ts';
+import { bindingLimiter, bindingProblem, memoryLimiter, type RateLimitBinding } from './rate-limit.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Workers' global fetch, told not to follow redirects so each hop is checked. */
@@ -15,8 +16,14 @@ const apps = new WeakMap<object, Hono | ProxyError>();
 
 function build(env: Env): Hono | ProxyError {
   try {
-    return createApp(parseConfig(env), {
+    const config = parseConfig(env);
+    // With a Rate Limiting binding, Cloudflare decides per location; otherwise memory decides, per isolate.
+    const binding = env.CORSWAY_RATE_LIMITER as RateLimitBinding | undefined;
+    const problem = binding ? bindingProblem(config.rateLimit) : null;
+    if (problem) throw new ConfigError([problem]);
+    return createApp(config, {
       upstream,
+      limiter: binding && config.rateLimit ? bindingLimiter(binding, memoryLimiter(config.rateLimit)) : undefined,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
     });
   } catch (error) {

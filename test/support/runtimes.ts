@@ -45,8 +45,11 @@ export async function startNode(env: ProxyEnv = {}): Promise<Proxy> {
   return ready(child, 'node', `http://127.0.0.1:${port}`, /listening on/, 20_000);
 }
 
-/** `wrangler dev` (workerd), with each variable passed as `--var`. */
-export async function startWorker(env: ProxyEnv = {}): Promise<Proxy> {
+/**
+ * `wrangler dev` (workerd), with each variable passed as `--var`.
+ * `wranglerArgs` go last, e.g. `['--config', path]` for a config with extra bindings.
+ */
+export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly string[] = []): Promise<Proxy> {
   const port = await freePort();
   const vars = Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   const child = spawn(
@@ -64,6 +67,7 @@ export async function startWorker(env: ProxyEnv = {}): Promise<Proxy> {
       '--log-level',
       'warn',
       ...vars,
+      ...wranglerArgs,
     ],
     {
       cwd: ROOT,
