@@ -135,7 +135,11 @@ export function nodeUpstream(options: {
     return {
       status: res.statusCode,
       headers: out,
-      body: empty ? null : (Readable.toWeb(res.body) as ReadableStream<Uint8Array>),
+      // undici's own web view of the body (typed `never` in its .d.ts). Not
+      // Readable.toWeb: on Node 20, cancelling that stream while data is in
+      // flight throws "Controller is already closed" from an event handler, an
+      // uncaught exception that stops the server (any target could trigger it).
+      body: empty ? null : (res.body as unknown as { body: ReadableStream<Uint8Array> }).body,
     };
   };
   return { upstream, close: () => agent.close() };
