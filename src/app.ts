@@ -3,6 +3,7 @@ import { clientKey } from './address.ts';
 import { checkDeclaredLength, ReplayableBody } from './body.ts';
 import type { Config } from './config.ts';
 import { addCorsHeaders, isPreflight, preflightHeaders } from './cors.ts';
+import { handleDiagnose } from './diagnose.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
 import { helpHtml, helpText } from './help.ts';
@@ -92,6 +93,17 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     });
   }
 
+  // Before the catch-all: /diagnose/<target> explains what a browser would block (diagnose.ts).
+  const diagnose = (c: Context) =>
+    handleDiagnose(c, {
+      config,
+      upstream: caps.upstream,
+      checkOrigin: (origin) => checkOrigin(config, origin),
+      spendBudget: () => spendBudget(c, c.req.header('origin') ?? null),
+    });
+  app.get('/diagnose', diagnose);
+  app.get('/diagnose/*', diagnose);
+
   app.all('*', async (c) => {
     const started = Date.now();
     metrics?.requestStarted();
@@ -131,12 +143,15 @@ export function createApp(config: Config, caps: Capabilities): Hono {
   async function handle(c: Context, trace: Trace): Promise<Response> {
     const req = c.req.raw;
     const origin = req.headers.get('origin');
-    // Everything after the mount point's slash, query included, as sent.
-    const base = c.req.routePath.replace(/\*$/, '');
+    // Everything after the mount point and its slash, query included, as sent.
+    // The mount point is '' at the root, '/proxy' under app.route('/proxy', ...),
+    // where '/proxy?url=...' has no slash before its query.
+    const base = c.req.routePath.replace(/\/?\*$/, '');
     const rawUrl = req.url;
     const pathStart = rawUrl.indexOf('/', rawUrl.indexOf('//') + 2);
-    const raw = rawUrl.slice(pathStart + base.length);
-    const proxyBase = rawUrl.slice(0, pathStart) + base.replace(/\/$/, '');
+    const rest = rawUrl.slice(pathStart + base.length);
+    const raw = rest.startsWith('/') ? rest.slice(1) : rest;
+    const proxyBase = rawUrl.slice(0, pathStart) + base;
 
     const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
     // The help page shows the active policy, so it is served to everyone, refused origins included.
