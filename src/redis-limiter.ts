@@ -19,8 +19,8 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 const KEY_PREFIX = 'corsway:ratelimit:';
 
 /**
- * gcra() from rate-limit.ts, made atomic inside Redis: the same arithmetic on
- * the stored arrival time (milliseconds, as a decimal string), on Redis's own
+ * gcra() from rate-limit.ts, made atomic inside Redis: the same arithmetic
+ * (its SLACK_MS rounding tolerance included) on the stored arrival time (milliseconds, as a decimal string), on Redis's own
  * clock so instances with skewed clocks still share one timeline. It returns
  * what gcra() needs to rebuild the decision in JavaScript: the arrival time it
  * found and the time it used, both printed with %.17g so the doubles arrive
@@ -35,7 +35,8 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local stored = redis.call('GET', KEYS[1])
 local tat = math.max(tonumber(stored) or now, now)
 local nextTat = tat + interval
-if nextTat - now <= window then
+local slack = math.min(1, interval / 4)
+if nextTat - now <= window + slack then
   redis.call('SET', KEYS[1], string.format('%.17g', nextTat), 'PX', math.max(1, math.ceil(nextTat - now)))
 end
 return { stored or '', string.format('%.17g', now) }
@@ -71,12 +72,18 @@ export function redisLimiter(url: string, spec: RateLimitSpec, mode: 'open' | 'c
   });
   // The first attempt may fail too; the reconnect strategy takes it from there.
   client.connect().catch(() => {});
+  // Requests arriving while the first attempt is under way wait for it (within COMMAND_TIMEOUT_MS).
+  const firstAttempt = new Promise<void>((resolve) => {
+    client.once('ready', resolve);
+    client.once('error', () => resolve());
+  });
 
   const windowMs = String(spec.windowSeconds * 1000);
   const limit = String(spec.limit);
   let sha: string | null = null;
 
   async function run(key: string): Promise<unknown> {
+    await firstAttempt;
     const options = { keys: [KEY_PREFIX + key], arguments: [windowMs, limit] };
     if (sha) {
       try {

@@ -1,7 +1,9 @@
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { ConfigError, type Env, parseConfig } from './config.ts';
+import { durableLimiter, type RateLimitBudget } from './durable-limiter.ts';
 import { errorResponse, ProxyError } from './errors.ts';
+import { withFailover } from './limiter-failover.ts';
 import { bindingLimiter, bindingProblem, memoryLimiter, type RateLimitBinding } from './rate-limit.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -18,12 +20,22 @@ function build(env: Env): Hono | ProxyError {
   try {
     const config = parseConfig(env);
     // With a Rate Limiting binding, Cloudflare decides per location; otherwise memory decides, per isolate.
+    // Between the two: with the Durable Object binding (wrangler.toml, on by default), one object per client decides, exactly.
     const binding = env.CORSWAY_RATE_LIMITER as RateLimitBinding | undefined;
     const problem = binding ? bindingProblem(config.rateLimit) : null;
     if (problem) throw new ConfigError([problem]);
+    const budgets = env.CORSWAY_BUDGETS as DurableObjectNamespace<RateLimitBudget> | undefined;
+    const durable =
+      !binding && budgets && config.rateLimit
+        ? withFailover(durableLimiter(budgets, config.rateLimit), config.rateLimit, {
+            mode: config.rateLimitFailure,
+            name: 'Durable Object',
+          })
+        : undefined;
     return createApp(config, {
       upstream,
-      limiter: binding && config.rateLimit ? bindingLimiter(binding, memoryLimiter(config.rateLimit)) : undefined,
+      limiter: binding && config.rateLimit ? bindingLimiter(binding, memoryLimiter(config.rateLimit)) : durable,
+      health: durable?.problem,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
     });
   } catch (error) {
@@ -31,6 +43,9 @@ function build(env: Env): Hono | ProxyError {
     return new ProxyError('invalid_config', `The proxy is misconfigured: ${error.problems.join('; ')}`);
   }
 }
+
+/** The Durable Object class behind the CORSWAY_BUDGETS binding; Workers finds it among the entry's exports. */
+export { RateLimitBudget } from './durable-limiter.ts';
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {

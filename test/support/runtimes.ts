@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -52,6 +55,9 @@ export async function startNode(env: ProxyEnv = {}): Promise<Proxy> {
 export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly string[] = []): Promise<Proxy> {
   const port = await freePort();
   const vars = Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  // Fresh local state per start, unless the caller passes its own --persist-to:
+  // Durable Object budgets must not carry over from an earlier run by accident.
+  const state = wranglerArgs.includes('--persist-to') ? null : await mkdtemp(join(tmpdir(), 'corsway-wrangler-'));
   const child = spawn(
     process.execPath,
     [
@@ -66,6 +72,7 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
       '--show-interactive-dev-session=false',
       '--log-level',
       'warn',
+      ...(state ? ['--persist-to', state] : []),
       ...vars,
       ...wranglerArgs,
     ],
@@ -80,7 +87,13 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
   const url = `http://127.0.0.1:${port}`;
   const proxy = await ready(child, 'worker', url, null, 60_000);
   await waitForHttp(`${url}/healthz`, 60_000, child);
-  return proxy;
+  return {
+    ...proxy,
+    stop: async () => {
+      await proxy.stop();
+      if (state) await rm(state, { recursive: true, force: true });
+    },
+  };
 }
 
 async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
