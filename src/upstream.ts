@@ -58,6 +58,12 @@ export async function forward(
     for (let hop = 0; ; hop++) {
       checkTarget(url, options.policy);
       const response = await upstream({ url, method, headers, body: body?.stream() ?? null, signal });
+      // A runtime may end the upload cleanly when the body stream errors
+      // (workerd does), so a target can answer a body the proxy cut off.
+      if (body?.error) {
+        await response.body?.cancel();
+        throw body.error;
+      }
       const location = response.headers.get('location');
       if (!REDIRECTS.has(response.status) || location === null) return { response, url };
 
