@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   bindingLimiter,
+  bindingProblem,
   gcra,
   memoryLimiter,
   mergeRateLimitHeaders,
@@ -151,5 +152,18 @@ describe('Workers Rate Limiting binding', () => {
     const limiter = bindingLimiter(fakeBinding([true, true]), memoryLimiter({ limit: 1, windowSeconds: 60 }));
     await limiter.consume('k');
     expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0, retryAfter: 0 });
+  });
+
+  test.each([
+    [null, /set CORSWAY_RATE_LIMIT/],
+    [{ limit: 100, windowSeconds: 30 }, /10 s or 60 s only, got a 30 s window/],
+    [{ limit: 100, windowSeconds: 3600 }, /got a 3600 s window/],
+  ])('CORSWAY_RATE_LIMIT %o beside a binding -> invalid_config naming the variable', (spec, message) => {
+    expect(bindingProblem(spec)).toMatch(/^CORSWAY_RATE_LIMIT: /);
+    expect(bindingProblem(spec)).toMatch(message);
+  });
+
+  test.each([10, 60])('CORSWAY_RATE_LIMIT with a %i s window beside a binding is fine', (windowSeconds) => {
+    expect(bindingProblem({ limit: 5, windowSeconds })).toBeNull();
   });
 });
