@@ -37,6 +37,9 @@ and ${base}/?url=<percent-encoded URL>.
 Cookies are neither forwarded nor returned, and credentialed requests
 (credentials: 'include') are not supported: send tokens in a header.
 
+Why does the browser block a request? Ask, and get the reason and the fix:
+  ${base}/diagnose/https://api.example.com/data?origin=https://app.example.com&method=PUT&headers=authorization
+
 Active limits:
 ${policyLines(config)
   .map(([k, v]) => `  ${k}: ${v}`)
@@ -82,6 +85,8 @@ const data = await response.json();</pre>
 <p>Also accepted: <code>${b}/api.example.com/data</code> (https is assumed) and <code>${b}/?url=&lt;percent-encoded URL&gt;</code>.</p>
 <p>Cookies are neither forwarded nor returned, and credentialed requests (<code>credentials: 'include'</code>) are not supported: send tokens in a header.</p>
 <p>When the proxy refuses a request, it answers JSON such as <code>{"error": "rate_limited", "message": "…"}</code> that your app can read.</p>
+<h2>Diagnose a CORS error</h2>
+<p>Why does the browser block a request? <a href="${b}/diagnose">Describe it in this form</a>: corsway asks the target what a browser would, then tells you the reason, what the target should send, and whether this proxy works instead.</p>
 <h2>Active limits</h2>
 <table>${rows}</table>
 </body>
