@@ -148,13 +148,24 @@ export function bindingProblem(spec: RateLimitSpec | null): string | null {
 /**
  * A Workers Rate Limiting binding decides allowed/refused, counted by
  * Cloudflare per location. It reports nothing else, so `numbers` (a per-isolate
- * limiter with the same spec) supplies the header values: approximate there.
+ * limiter with the same spec) supplies the header values: approximate there,
+ * and the decision too should the binding ever fail.
  */
 export function bindingLimiter(binding: RateLimitBinding, numbers: RateLimiter): RateLimiter {
   return {
     async consume(key) {
-      const [{ success }, local] = await Promise.all([binding.limit({ key }), numbers.consume(key)]);
-      if (success === local.allowed) return local;
+      const [success, local] = await Promise.all([
+        binding.limit({ key }).then(
+          (outcome) => outcome.success,
+          (error: unknown) => {
+            // The binding is a local service of the Workers runtime; if it ever fails, the isolate's count decides.
+            console.error('corsway: the CORSWAY_RATE_LIMITER binding failed; counting in this isolate', error);
+            return null;
+          },
+        ),
+        numbers.consume(key),
+      ]);
+      if (success === null || success === local.allowed) return local;
       if (success) return { ...local, allowed: true, retryAfter: 0 };
       // Refused elsewhere in this location: this isolate's estimate of a full budget is the best wait known.
       return { ...local, allowed: false, remaining: 0, retryAfter: Math.max(1, local.reset) };

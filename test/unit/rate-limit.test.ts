@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   bindingLimiter,
   bindingProblem,
@@ -152,6 +152,19 @@ describe('Workers Rate Limiting binding', () => {
     const limiter = bindingLimiter(fakeBinding([true, true]), memoryLimiter({ limit: 1, windowSeconds: 60 }));
     await limiter.consume('k');
     expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0, retryAfter: 0 });
+  });
+
+  test("a binding that fails leaves the decision to the isolate's own count", async () => {
+    const failing: RateLimitBinding = { limit: () => Promise.reject(new Error('binding unavailable')) };
+    const limiter = bindingLimiter(failing, memoryLimiter({ limit: 1, windowSeconds: 60 }));
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0 });
+      expect(await limiter.consume('k')).toMatchObject({ allowed: false, remaining: 0 });
+      expect(errors).toHaveBeenCalled();
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   test.each([
