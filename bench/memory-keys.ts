@@ -4,7 +4,7 @@
  * at most MEMORY_LIMITER_KEYS keys (least recently seen evicted first), so the
  * heap grows until that bound and then stays flat.
  *
- *   node --expose-gc --import tsx bench/memory-keys.ts
+ *   npm run bench:memory   (node --expose-gc --import tsx bench/memory-keys.ts)
  */
 import { MEMORY_LIMITER_KEYS, memoryLimiter } from '../src/rate-limit.ts';
 
