@@ -372,7 +372,9 @@ export function preflightCheck(status: number, headers: Headers, request: Prefli
     if (refused.length > 0) {
       const notes: string[] = [];
       if (refused.includes('authorization') && names.has('*')) {
-        notes.push(' Authorization is never covered by *: it must be listed by name.');
+        notes.push(
+          ' Authorization is never covered by *: it must be listed by name. Browsers that follow the Fetch standard block this; Chromium so far lets it through with a deprecation warning (AuthorizationCoveredByWildcard).',
+        );
       }
       if (credentials && names.has('*')) notes.push(' The wildcard * counts only for requests without credentials.');
       findings.push({
