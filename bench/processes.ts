@@ -1,0 +1,151 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/*
+ * The servers a benchmark run starts, and the promise that it stops every one
+ * of them, whatever way the run ends.
+ */
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A server process the benchmark started. */
+export interface Service {
+  readonly name: string;
+  readonly pid: number;
+  /** `http://127.0.0.1:<port>` or the address it listens on. */
+  readonly origin: string;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/**
+ * Runs `node --import tsx <script>` with `env` and waits for its "listening"
+ * line, which names the port.
+ */
+export function startService(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  host: string,
+  timeoutMs = 30_000,
+): Promise<Service> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, HOST: host },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let output = '';
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      void stop();
+      reject(new Error(`${name} ${why}:\n${output.slice(-2000)}`));
+    };
+    const timer = setTimeout(() => fail(`did not start within ${timeoutMs} ms`), timeoutMs);
+    const onData = (data: Buffer) => {
+      output = (output + data.toString()).slice(-8000);
+      const m = /listening (?:on http:\/\/\S+:)?(\d+)/.exec(output);
+      if (m && child.pid) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        // Keep draining, so a chatty child never blocks on a full pipe.
+        child.stdout?.resume();
+        child.removeAllListeners('exit');
+        child.once('exit', () => running.delete(child));
+        const address = host.includes(':') ? `[${host}]` : host;
+        resolve({ name, pid: child.pid, origin: `http://${address}:${m[1]}`, stop });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (data: Buffer) => {
+      output = (output + data.toString()).slice(-8000);
+    });
+    child.once('exit', (code) => fail(`exited with ${code}`));
+  });
+}
+
+/** Registers a process started elsewhere, so it is killed if the run dies. */
+export function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+/** Kills what is still running: the last resort on exit, errors and signals. */
+function killAll(): void {
+  for (const child of running) {
+    try {
+      child.kill('SIGKILL');
+    } catch {}
+  }
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+/** A process's current and peak resident set, in bytes (Linux /proc). */
+export function memory(pid: number): { rss: number; peak: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Resets the kernel's peak-RSS mark (VmHWM) so it covers only what follows
+ * (proc(5), clear_refs value 5). False where the kernel does not allow it.
+ */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Samples a process's RSS every 50 ms until stopped; returns the peak seen,
+ * the kernel's VmHWM when it could be reset beforehand, else the sampled one.
+ */
+export function watchMemory(pid: number): () => number {
+  const exact = resetPeak(pid);
+  let peak = memory(pid)?.rss ?? 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, memory(pid)?.rss ?? 0);
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    const now = memory(pid);
+    return Math.max(peak, now?.rss ?? 0, exact ? (now?.peak ?? 0) : 0);
+  };
+}

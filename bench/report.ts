@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
+
+/*
+ * Turns measured rows into the console table and BENCHMARKS.md, and checks
+ * them against the targets of the performance issue.
+ */
+
+export interface Settings {
+  readonly quick: boolean;
+  readonly seconds: number;
+  readonly connections: number;
+  readonly downloadBytes: number;
+  readonly idleClients: number;
+  readonly worker: boolean;
+  readonly only: ReadonlySet<number> | null;
+  /** How corsway reached the loopback upstream: with its guard on, or with private targets allowed. */
+  guard: 'namespace' | 'allow-private';
+  workerNote?: string;
+}
+
+export interface Row {
+  readonly scenario: number;
+  readonly title: string;
+  readonly server: string;
+  readonly role: 'direct' | 'corsway' | 'cors-anywhere' | 'worker';
+  rps?: number;
+  /** Latency percentiles, ms. */
+  p50?: number;
+  p99?: number;
+  /** Scenario 7: download throughput, 10^6 bytes per second. */
+  mbps?: number;
+  seconds?: number;
+  /** Peak resident memory of the server process during the scenario, bytes. */
+  peakRss?: number;
+  notes: string[];
+  failed?: string;
+}
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memory: string;
+  readonly os: string;
+  readonly node: string;
+  readonly wrk: string;
+  readonly load: string;
+  readonly date: string;
+}
+
+export function machine(wrk: string): Machine {
+  let cpu = 'unknown CPU';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+  } catch {}
+  return {
+    cpu,
+    cores: availableParallelism(),
+    memory: `${Math.round(totalmem() / 1024 ** 3)} GiB`,
+    os: `${type()} ${release()}`,
+    node: process.version,
+    wrk,
+    load: loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' '),
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
+const throughput = (r: Row): number | undefined => r.rps ?? r.mbps;
+
+function fmt(n: number | undefined, digits = 0): string {
+  return n === undefined
+    ? '—'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function ms(n: number | undefined): string {
+  if (n === undefined) return '—';
+  return n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`;
+}
+
+function peer(rows: readonly Row[], row: Row, role: Row['role']): Row | undefined {
+  return rows.find((r) => r.scenario === row.scenario && r.role === role && !r.failed);
+}
+
+function table(rows: readonly Row[]): string {
+  const lines = [
+    '| # | scenario | server | throughput | p50 | p99 | vs direct | vs cors-anywhere | peak RSS | notes |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  for (const r of rows) {
+    const t = throughput(r);
+    const unit = r.mbps !== undefined ? 'MB/s' : 'req/s';
+    const direct = peer(rows, r, 'direct');
+    const ca = peer(rows, r, 'cors-anywhere');
+    lines.push(
+      `| ${r.scenario} | ${r.title} | ${r.server} | ${r.failed ? 'failed' : `${fmt(t)} ${unit}`} | ${ms(r.p50)} | ${ms(r.p99)} | ${
+        r.role === 'direct' ? '' : ratio(t, direct && throughput(direct))
+      } | ${r.role === 'direct' || r.role === 'cors-anywhere' ? '' : ratio(t, ca && throughput(ca))} | ${
+        r.peakRss === undefined ? '' : `${fmt(r.peakRss / 1e6)} MB`
+      } | ${[r.failed, ...r.notes].filter(Boolean).join('; ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The issue's targets for corsway on Node, judged from one run's rows. */
+export function verdicts(rows: readonly Row[]): { text: string } {
+  const find = (scenario: number, role: Row['role']) =>
+    rows.find((r) => r.scenario === scenario && r.role === role && !r.failed);
+  const out: string[] = [];
+  const judge = (label: string, met: boolean | null, detail: string) =>
+    out.push(`- ${met === null ? 'not measured' : met ? 'met' : '**missed**'}: ${label} (${detail})`);
+
+  const [c1, a1, d1] = [find(1, 'corsway'), find(1, 'cors-anywhere'), find(1, 'direct')];
+  if (c1?.rps && a1?.rps && d1?.rps && c1.p99 !== undefined && a1.p99 !== undefined) {
+    judge('scenario 1, at least 4× cors-anywhere req/s', c1.rps >= 4 * a1.rps, ratio(c1.rps, a1.rps));
+    judge('scenario 1, at least 0.4× direct req/s', c1.rps >= 0.4 * d1.rps, ratio(c1.rps, d1.rps));
+    judge('scenario 1, p99 no worse than cors-anywhere', c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
+  } else judge('scenario 1', null, 'not run');
+
+  const [c7, d7] = [find(7, 'corsway'), find(7, 'direct')];
+  if (c7?.mbps && d7?.mbps) {
+    judge('scenario 7, at least 0.7× direct throughput', c7.mbps >= 0.7 * d7.mbps, ratio(c7.mbps, d7.mbps));
+    judge(
+      'scenario 7, proxy RSS under 100 MB',
+      c7.peakRss !== undefined && c7.peakRss < 100e6,
+      `peak ${fmt((c7.peakRss ?? 0) / 1e6)} MB`,
+    );
+  } else judge('scenario 7', null, 'not run');
+
+  const c4 = rows.find((r) => r.scenario === 4 && r.role === 'corsway');
+  judge(
+    'scenario 4, gzip passes through untouched',
+    c4 ? !c4.failed : null,
+    c4 ? (c4.failed ?? 'same Content-Encoding and bytes as the upstream sent') : 'not run',
+  );
+
+  const slower = rows
+    .filter((r) => r.role === 'corsway')
+    .filter((r) => {
+      const ca = find(r.scenario, 'cors-anywhere');
+      return r.failed || (ca && (throughput(r) ?? 0) < (throughput(ca) ?? 0));
+    })
+    .map((r) => r.scenario);
+  judge(
+    'no scenario slower than cors-anywhere',
+    rows.some((r) => r.role === 'corsway') ? slower.length === 0 : null,
+    slower.length ? `slower in ${slower.join(', ')}` : 'every scenario',
+  );
+  return { text: `Targets (corsway on Node):\n${out.join('\n')}` };
+}
+
+function command(): string {
+  const knobs = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .map(([k, v]) => `${k}=${v}`);
+  return [...knobs, 'npm run bench'].join(' ');
+}
+
+export function render(rows: readonly Row[], s: Settings, m: Machine): { table: string; markdown: string } {
+  const t = table(rows);
+  const guard =
+    s.guard === 'namespace'
+      ? `corsway runs with production settings: \`CORSWAY_ALLOW_PRIVATE_NETWORK\` off, so its connect-time address guard checks every upstream connection. The benchmark reaches the upstream legitimately by running inside a network namespace of its own (\`unshare -rn\`), whose only interface is loopback, with the upstream bound to a public-range address on it; no packet can leave the namespace.`
+      : `**The guard was off in this run**: \`unshare -rn\` was not available, so corsway ran with \`CORSWAY_ALLOW_PRIVATE_NETWORK=on\` to reach the loopback upstream, and its connect-time address guard did not run.`;
+  const markdown = `# Benchmarks
+
+What corsway adds to calling a target directly, compared with
+[cors-anywhere](https://github.com/Rob--W/cors-anywhere) 0.4.4. Generated by
+\`npm run bench\` (\`bench/run.ts\`) on ${m.date}; run it again to reproduce.
+
+## Command
+
+\`\`\`sh
+${command()}
+\`\`\`
+
+## Machine
+
+- CPU: ${m.cpu}, ${m.cores} cores
+- Memory: ${m.memory}
+- OS: ${m.os}
+- Node ${m.node}, wrk ${m.wrk}
+- Load average when the run started: ${m.load}
+
+Load generator, upstream and proxy share these cores, so absolute figures
+depend on the machine; the ratios within one run are what to compare.
+
+## Results
+
+${t}
+
+${verdicts(rows).text}
+
+## What was measured
+
+- **direct**: a keep-alive \`node:http\` server (\`bench/upstream.ts\`) answering
+  from memory. **corsway (Node)**: \`src/node.ts\`, as \`npm start\` runs it, request
+  logging off. **cors-anywhere**: 0.4.4 configured as its README recommends
+  (\`removeHeaders: ['cookie', 'cookie2']\`, \`requireHeader: ['origin', 'x-requested-with']\`);
+  it answers \`Connection: close\`, so each of its requests pays a new connection.
+  ${s.worker ? `**corsway (wrangler dev)**: the Worker in local workerd, where it started${s.workerNote ? ` (${s.workerNote})` : ''}; wrangler dev is a development server, not Cloudflare's edge.` : 'corsway in wrangler dev was not measured in this run.'}
+- ${guard}
+- Every request carries an \`Origin\` header, as a browser's would.
+- wrk: ${Math.min(2, s.connections)} threads, ${s.connections} connections, ${s.seconds} s per run after a
+  warm-up run, 10 s request timeout. Throughput is requests per second; p50/p99 are
+  wrk's latency percentiles.
+- Before each run, one exchange checks the answer (status, body bytes, CORS
+  headers; for scenario 4 that \`Content-Encoding: gzip\` and the exact compressed
+  bytes arrive).
+- Scenario 6: corsway with \`CORSWAY_RATE_LIMIT=1000000000/1h\`, cors-anywhere with
+  its own rate limiter (\`1000000000 60\`): budgets never run out, the bookkeeping is paid.
+- Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it;
+  MB/s is 10^6 bytes per second. Peak RSS is the proxy process's VmHWM (reset
+  before the download) or, where the kernel refuses the reset, the highest VmRSS
+  sampled every 50 ms.
+- Scenario 8: ${s.idleClients} keep-alive connections each complete one request and stay
+  open and idle while wrk runs for ${Math.min(s.seconds, 4)} s (inside Node's default 5 s keep-alive
+  timeout). Notes count the idle connections still open before and after the load;
+  peak RSS covers opening them and the load.
+- Everything runs on one machine over loopback; nothing else is contacted.
+
+## Knobs
+
+Environment variables of \`npm run bench\`: \`BENCH_QUICK=1\` (3 s runs, 128 MiB
+download, prints only), \`BENCH_DURATION\` (seconds per run, default 10),
+\`BENCH_CONNECTIONS\` (default 50), \`BENCH_DOWNLOAD_MB\` (default 1024),
+\`BENCH_IDLE_CLIENTS\` (default 1000), \`BENCH_ONLY=1,7\` (some scenarios, prints only),
+\`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NAMESPACE=off\` (no network
+namespace: corsway then runs with private targets allowed), \`BENCH_OUT\` (where to
+write this file). wrk must be installed (Debian/Ubuntu: \`apt-get install wrk\`).
+`;
+  return { table: t, markdown };
+}

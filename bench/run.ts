@@ -1,0 +1,382 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startWorker } from '../test/support/runtimes.ts';
+import { download, type Exchange, exchange, idleClients } from './http.ts';
+import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
+import { freePort, ROOT, type Service, startService, watchMemory } from './processes.ts';
+import { machine, type Row, render, type Settings, verdicts } from './report.ts';
+import { type Load, wrk, wrkVersion } from './wrk.ts';
+
+/*
+ * `npm run bench`: corsway on Node against the direct upstream and
+ * cors-anywhere (and corsway in `wrangler dev` when it starts), one scenario
+ * at a time, every run bounded in time, every byte on loopback or inside a
+ * network namespace this script creates. See BENCHMARKS.md for the results
+ * and README "Benchmarks" for the knobs.
+ */
+
+const env = process.env;
+const quick = /^(1|true|on|yes)$/i.test(env.BENCH_QUICK ?? '');
+const settings: Settings = {
+  quick,
+  seconds: Number(env.BENCH_DURATION ?? (quick ? 3 : 10)),
+  connections: Number(env.BENCH_CONNECTIONS ?? 50),
+  downloadBytes: Number(env.BENCH_DOWNLOAD_MB ?? (quick ? 128 : 1024)) * 1024 * 1024,
+  idleClients: Number(env.BENCH_IDLE_CLIENTS ?? 1000),
+  worker: !/^(0|false|off|no)$/i.test(env.BENCH_WORKER ?? ''),
+  only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map(Number)) : null,
+  guard: 'namespace',
+};
+const WARMUP_SECONDS = Math.min(2, Math.max(1, settings.seconds / 3));
+/** Scenario 8's load stays inside Node's default 5 s keep-alive timeout, so the idle clients stay connected. */
+const IDLE_LOAD_SECONDS = Math.min(settings.seconds, 4);
+const ORIGIN = 'https://app.bench.example';
+
+/*
+ * corsway refuses loopback targets unless CORSWAY_ALLOW_PRIVATE_NETWORK is on,
+ * and the production setting is off. To measure it that way, the run moves
+ * into a fresh network namespace (`unshare -rn`: a user namespace owning a
+ * network namespace, no privileges needed) whose only interface is its own
+ * loopback, and binds the upstream to a public-range address on it. The
+ * connect-time guard then accepts the target as it would a real one, and no
+ * packet can leave: the namespace has no route anywhere else.
+ */
+const NAMESPACE_ADDRESS = '11.0.0.1';
+const IN_NAMESPACE = env.CORSWAY_BENCH_NAMESPACE === '1';
+
+function enterNamespace(): boolean {
+  if (IN_NAMESPACE || /^(0|false|off|no)$/i.test(env.BENCH_NAMESPACE ?? '')) return false;
+  if (spawnSync('unshare', ['-rn', 'true']).status !== 0) return false;
+  const script = fileURLToPath(import.meta.url);
+  const child = spawn('unshare', ['-rn', process.execPath, ...process.execArgv, script], {
+    stdio: 'inherit',
+    env: { ...env, CORSWAY_BENCH_NAMESPACE: '1' },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  return true;
+}
+
+function setUpNamespace(): void {
+  for (const args of [
+    ['link', 'set', 'lo', 'up'],
+    ['addr', 'add', `${NAMESPACE_ADDRESS}/32`, 'dev', 'lo'],
+  ]) {
+    const run = spawnSync('ip', args, { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${run.stderr || run.error}`);
+  }
+}
+
+interface Scenario {
+  readonly id: number;
+  readonly title: string;
+  readonly path: string;
+  readonly load: Load;
+  /** Throws when a single exchange shows the server does not do the job. */
+  readonly check?: (res: Exchange, proxied: boolean) => void;
+  readonly kind: 'wrk' | 'download' | 'idle';
+  /** Which corsway and cors-anywhere instances answer it. */
+  readonly rateLimited?: boolean;
+  readonly worker: boolean;
+}
+
+const get = (headers: Record<string, string> = {}): Load => ({
+  method: 'GET',
+  headers: { origin: ORIGIN, ...headers },
+});
+
+function expect(condition: unknown, message: string): void {
+  if (!condition) throw new Error(message);
+}
+
+function corsChecked(res: Exchange, proxied: boolean): void {
+  expect(res.status === 200, `status ${res.status}`);
+  if (proxied) expect(res.headers['access-control-allow-origin'], 'no Access-Control-Allow-Origin');
+}
+
+const gzipped = gzipBody();
+
+const SCENARIOS: Scenario[] = [
+  {
+    id: 1,
+    title: `GET small JSON (${SMALL_JSON.length} B)`,
+    path: '/small',
+    load: get(),
+    kind: 'wrk',
+    worker: true,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.body.toString() === SMALL_JSON, 'wrong body');
+    },
+  },
+  {
+    id: 2,
+    title: 'GET 256 KiB',
+    path: '/medium',
+    load: get(),
+    kind: 'wrk',
+    worker: true,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.body.length === MEDIUM_BYTES, `body of ${res.body.length} bytes`);
+    },
+  },
+  {
+    id: 3,
+    title: 'POST 64 KiB, echoed',
+    path: '/echo',
+    load: {
+      method: 'POST',
+      headers: { origin: ORIGIN, 'content-type': 'application/octet-stream' },
+      bodyBytes: UPLOAD_BYTES,
+    },
+    kind: 'wrk',
+    worker: true,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.body.equals(Buffer.alloc(UPLOAD_BYTES, 'x')), `echo of ${res.body.length} bytes`);
+    },
+  },
+  {
+    id: 4,
+    title: `GET gzip (${GZIP_PLAIN_BYTES / 1024} KiB, ${(gzipped.length / 1024).toFixed(1)} KiB on the wire)`,
+    path: '/gzip',
+    load: get({ 'accept-encoding': 'gzip' }),
+    kind: 'wrk',
+    worker: true,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.headers['content-encoding'] === 'gzip', `Content-Encoding ${res.headers['content-encoding']}`);
+      expect(res.body.equals(gzipped), `body of ${res.body.length} bytes is not the upstream's gzip bytes`);
+    },
+  },
+  {
+    id: 5,
+    title: 'OPTIONS preflight',
+    path: '/small',
+    load: {
+      method: 'OPTIONS',
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'content-type',
+      },
+    },
+    kind: 'wrk',
+    worker: true,
+    check: (res) => {
+      expect(res.status === 200 || res.status === 204, `status ${res.status}`);
+      expect(res.headers['access-control-allow-origin'], 'no Access-Control-Allow-Origin');
+    },
+  },
+  {
+    id: 6,
+    title: 'GET small JSON, rate limiting on',
+    path: '/small',
+    load: get(),
+    kind: 'wrk',
+    rateLimited: true,
+    worker: false,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.body.toString() === SMALL_JSON, 'wrong body');
+    },
+  },
+  {
+    id: 7,
+    title: `GET ${settings.downloadBytes / 1024 / 1024} MiB, streamed`,
+    path: `/stream?bytes=${settings.downloadBytes}`,
+    load: get(),
+    kind: 'download',
+    worker: false,
+  },
+  {
+    id: 8,
+    title: `GET small JSON beside ${settings.idleClients} idle keep-alive clients`,
+    path: '/small',
+    load: get(),
+    kind: 'idle',
+    worker: false,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.body.toString() === SMALL_JSON, 'wrong body');
+    },
+  },
+];
+
+interface Server {
+  readonly label: string;
+  readonly role: Row['role'];
+  readonly url: (path: string) => string;
+  readonly pid: number | null;
+}
+
+function proxied(
+  label: string,
+  role: Row['role'],
+  proxy: { origin: string; pid: number | null },
+  target: string,
+): Server {
+  return { label, role, pid: proxy.pid, url: (path) => `${proxy.origin}/${target}${path}` };
+}
+
+async function measure(scenario: Scenario, server: Server): Promise<Row> {
+  const url = server.url(scenario.path);
+  const row: Row = { scenario: scenario.id, title: scenario.title, server: server.label, role: server.role, notes: [] };
+  try {
+    if (scenario.check) scenario.check(await exchange(url, scenario.load), server.role !== 'direct');
+  } catch (error) {
+    row.failed = `check failed: ${(error as Error).message}`;
+    return row;
+  }
+  if (scenario.kind === 'download') {
+    const peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
+    try {
+      const { bytes, seconds } = await download(url, scenario.load.headers, 10 * 60_000);
+      if (bytes !== settings.downloadBytes) throw new Error(`received ${bytes} of ${settings.downloadBytes} bytes`);
+      row.mbps = bytes / seconds / 1e6;
+      row.seconds = seconds;
+    } catch (error) {
+      row.failed = (error as Error).message;
+    }
+    if (peak) row.peakRss = peak();
+    return row;
+  }
+  const run = async (seconds: number) => wrk(url, scenario.load, { seconds, connections: settings.connections });
+  await run(WARMUP_SECONDS);
+  let idle: Awaited<ReturnType<typeof idleClients>> | null = null;
+  let peak: (() => number) | null = null;
+  if (scenario.kind === 'idle') {
+    peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
+    idle = await idleClients(url, scenario.load, settings.idleClients);
+    row.notes.push(`${idle.held()}/${settings.idleClients} idle connections open before the load`);
+  }
+  const result = await run(scenario.kind === 'idle' ? IDLE_LOAD_SECONDS : settings.seconds);
+  if (idle) {
+    row.notes.push(`${idle.held()} after`);
+    idle.agent.destroy();
+  }
+  if (peak) row.peakRss = peak();
+  Object.assign(row, { rps: result.rps, p50: result.p50, p99: result.p99 });
+  const { socket, status, timeout } = result.errors;
+  if (status) row.notes.push(`${status} non-2xx answers`);
+  if (socket) row.notes.push(`${socket} socket errors`);
+  if (timeout) row.notes.push(`${timeout} timeouts`);
+  if (status && server.role === 'corsway') row.failed = `${status} of ${result.requests} answers were not 2xx`;
+  if (scenario.id === 4 && !row.failed) row.notes.push('gzip bytes relayed as sent');
+  return row;
+}
+
+async function main(): Promise<number> {
+  const wrkVersionText = wrkVersion();
+  if (!wrkVersionText) {
+    console.error('bench: wrk is not installed. Install it (Debian/Ubuntu: apt-get install wrk) and run again.');
+    return 1;
+  }
+  if (enterNamespace()) return -1;
+  if (IN_NAMESPACE) setUpNamespace();
+  else settings.guard = 'allow-private';
+  const upstreamHost = IN_NAMESPACE ? NAMESPACE_ADDRESS : '127.0.0.1';
+  const guardEnv: Record<string, string> = IN_NAMESPACE ? {} : { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' };
+
+  const services: Service[] = [];
+  const start = async (...args: Parameters<typeof startService>) => {
+    const service = await startService(...args);
+    services.push(service);
+    return service;
+  };
+  const rows: Row[] = [];
+  let failed = false;
+  try {
+    const upstream = await start('upstream', 'bench/upstream.ts', { PORT: '0' }, upstreamHost);
+    const target = upstream.origin;
+    const corswayEnv = { CORSWAY_LOG_LEVEL: 'silent', ...guardEnv };
+    const corsway = await start(
+      'corsway',
+      'src/node.ts',
+      { ...corswayEnv, PORT: String(await freePort()) },
+      '127.0.0.1',
+    );
+    const corsAnywhere = await start('cors-anywhere', 'bench/cors-anywhere.ts', { PORT: '0' }, '127.0.0.1');
+    const direct: Server = { label: 'direct', role: 'direct', pid: upstream.pid, url: (path) => `${target}${path}` };
+    const servers = {
+      corsway: proxied('corsway (Node)', 'corsway', corsway, target),
+      corsAnywhere: proxied('cors-anywhere', 'cors-anywhere', corsAnywhere, target),
+    };
+
+    const scenarios = SCENARIOS.filter((s) => !settings.only || settings.only.has(s.id));
+    let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
+    if (settings.worker && scenarios.some((s) => s.worker)) {
+      try {
+        worker = await startWorker({ ...guardEnv });
+      } catch (error) {
+        settings.workerNote = `wrangler dev did not start: ${(error as Error).message.split('\n')[0]}`;
+      }
+    }
+    try {
+      for (const scenario of scenarios) {
+        const list: Server[] = [direct];
+        const extra: Service[] = [];
+        if (scenario.rateLimited) {
+          const rl = await start(
+            'corsway (rate limit)',
+            'src/node.ts',
+            { ...corswayEnv, CORSWAY_RATE_LIMIT: '1000000000/1h', PORT: String(await freePort()) },
+            '127.0.0.1',
+          );
+          const caRl = await start(
+            'cors-anywhere (rate limit)',
+            'bench/cors-anywhere.ts',
+            { PORT: '0', BENCH_RATE_LIMIT: '1000000000 60' },
+            '127.0.0.1',
+          );
+          extra.push(rl, caRl);
+          list.push(
+            proxied('corsway (Node)', 'corsway', rl, target),
+            proxied('cors-anywhere', 'cors-anywhere', caRl, target),
+          );
+        } else {
+          list.push(servers.corsway, servers.corsAnywhere);
+        }
+        if (scenario.worker && worker) {
+          list.push(proxied('corsway (wrangler dev)', 'worker', { origin: worker.url, pid: null }, target));
+        }
+        for (const server of list) {
+          process.stderr.write(`bench: scenario ${scenario.id} (${scenario.title}) on ${server.label} ...\n`);
+          const row = await measure(scenario, server);
+          if (row.failed && (server.role === 'corsway' || server.role === 'direct')) failed = true;
+          rows.push(row);
+        }
+        for (const service of extra) await service.stop();
+      }
+    } finally {
+      await worker?.stop();
+    }
+  } finally {
+    for (const service of services.reverse()) await service.stop();
+  }
+
+  const info = machine(wrkVersionText);
+  const text = render(rows, settings, info);
+  console.log(text.table);
+  console.log(verdicts(rows).text);
+  const out = env.BENCH_OUT ?? (quick || settings.only ? null : 'BENCHMARKS.md');
+  if (out) {
+    writeFileSync(join(ROOT, out), text.markdown);
+    console.log(`bench: wrote ${out}`);
+  }
+  if (failed) console.error('bench: corsway or the direct upstream failed a scenario (see the table).');
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
