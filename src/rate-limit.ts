@@ -72,7 +72,12 @@ export const MEMORY_LIMITER_KEYS = 100_000;
  */
 export function memoryLimiter(
   spec: RateLimitSpec,
-  options: { maxKeys?: number; now?: () => number } = {},
+  options: {
+    /** Most keys kept. @default MEMORY_LIMITER_KEYS (100000) */
+    maxKeys?: number;
+    /** The clock, in ms; tests pass their own. @default Date.now */
+    now?: () => number;
+  } = {},
 ): RateLimiter {
   const now = options.now ?? Date.now;
   const tats = new LRUCache<string, number>({
