@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -189,6 +190,11 @@ const OPEN: Case[] = [
     headers: { expect: '100-continue', 'content-type': 'text/plain' },
     body: 'x',
   },
+  {
+    line: 'GET /http://127.0.0.1:{up}/echo with Proxy-Connection -> 200 without it upstream',
+    headers: { 'proxy-connection': 'keep-alive' },
+    check: (_res, ctx) => expect(ctx.hits.at(-1)?.headers['proxy-connection']).toBeUndefined(),
+  },
   { line: 'GET /http://127.0.0.1:{up}/echo with TE: trailers -> 200', headers: { te: 'trailers' } },
   {
     line: 'GET /http://127.0.0.1:{up}/echo with Connection: close, x-secret -> 200 without X-Secret upstream',
@@ -279,6 +285,11 @@ function mentionsPort(res: Exchange): void {
 
 /** Raw bytes on the socket: the server answers 4xx and keeps serving. */
 const SOCKET: { name: string; bytes: string; expect: RegExp; only?: Runtime }[] = [
+  {
+    name: 'GET /http://127.0.0.1:{up}/echo with raw UTF-8 bytes in a header value -> 200, not a 5xx',
+    bytes: 'GET /http://127.0.0.1:{up}/echo HTTP/1.1\r\nhost: x\r\nx-name: caf\xc3\xa9\r\nconnection: close\r\n\r\n',
+    expect: /^HTTP\/1\.1 200 /,
+  },
   {
     name: 'CONNECT 127.0.0.1:{up} -> 405 method_not_allowed, then GET /healthz -> 200',
     bytes: 'CONNECT 127.0.0.1:{up} HTTP/1.1\r\nhost: 127.0.0.1:{up}\r\n\r\n',
@@ -460,6 +471,14 @@ describe.each(RUNTIMES)('%s: hostile input', (runtime) => {
     afterEach(() => {
       for (const trap of traps) expect(trap.connections, `${trap.host}:${trap.port} was reached`).toBe(0);
     });
+
+    if (runtime === 'worker') {
+      test('wrangler.toml turns on global_fetch_strictly_public, and wrangler dev runs with it', async () => {
+        const toml = await readFile(new URL('../../wrangler.toml', import.meta.url), 'utf8');
+        expect(toml).toMatch(/^compatibility_flags = \[[^\]]*"global_fetch_strictly_public"/m);
+        expect((await send(proxy.url, '/healthz')).status).toBe(200);
+      });
+    }
 
     test.each(GUARDED.filter((c) => !c.only || c.only === runtime).map((c) => [c.line, c] as const))(
       '%s',

@@ -118,7 +118,8 @@ export function rawExchange(base: string, bytes: string | Buffer, waitMs = 3_000
       clearTimeout(timer);
       resolve(out);
     });
-    socket.write(bytes);
+    // Strings are bytes as written (latin1), so \xc3\xa9 sends two raw bytes.
+    socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   });
 }
 
