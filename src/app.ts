@@ -151,7 +151,12 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     const pathStart = rawUrl.indexOf('/', rawUrl.indexOf('//') + 2);
     const rest = rawUrl.slice(pathStart + base.length);
     const raw = rest.startsWith('/') ? rest.slice(1) : rest;
-    const proxyBase = rawUrl.slice(0, pathStart) + base;
+    // Behind a TLS-terminating reverse proxy the socket is plain HTTP: the
+    // scheme the browser used is the one the operator's proxy says it saw.
+    const forwardedProto = config.trustProxy ? c.req.header('x-forwarded-proto')?.split(',').at(-1)?.trim() : undefined;
+    const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? `${forwardedProto}:` : '';
+    const authority = rawUrl.slice(rawUrl.indexOf(':') + 1, pathStart);
+    const proxyBase = (scheme || rawUrl.slice(0, rawUrl.indexOf(':') + 1)) + authority + base;
 
     const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
     // The help page shows the active policy, so it is served to everyone, refused origins included.
@@ -187,7 +192,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
 
     let body: ReplayableBody | null = null;
     // Fetch forbids a GET or HEAD request body (workerd's fetch throws, undici drops it).
-    if (req.body && req.method !== 'GET' && req.method !== 'HEAD') {
+    // The method is tested first: on Node, reading `body` builds a whole WHATWG Request.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.body) {
       checkDeclaredLength(req.headers, config.maxBodyBytes);
       body = new ReplayableBody(req.body, config.maxBodyBytes);
     }

@@ -120,6 +120,24 @@ describe('corsway() mounted with app.route("/proxy", ...) in a Hono app served b
   });
 });
 
+describe('behind a TLS-terminating reverse proxy', () => {
+  const help = async (options: Parameters<typeof corsway>[0]) => {
+    const app = new Hono().route('/proxy', corsway(options));
+    const res = await app.fetch(
+      new Request('http://cors.example.com/proxy/', { headers: { 'x-forwarded-proto': 'https' } }),
+    );
+    return res.text();
+  };
+
+  test('GET /proxy/ with X-Forwarded-Proto: https and trustProxy -> addresses start with https://', async () => {
+    expect(await help({ trustProxy: true })).toContain('https://cors.example.com/proxy/https://api.example.com/data');
+  });
+
+  test('GET /proxy/ with X-Forwarded-Proto: https without trustProxy -> the header is ignored', async () => {
+    expect(await help({})).toContain('  http://cors.example.com/proxy/https://api.example.com/data');
+  });
+});
+
 describe('corsway() in a plain node:http server', () => {
   test('createServer(getRequestListener(corsway().fetch)): GET /http://127.0.0.1:<port>/plain -> 200', async () => {
     const server = createServer(getRequestListener(corsway({ allowPrivateNetwork: true }).fetch));
