@@ -158,7 +158,7 @@ function headerNames(field: string, text: string | undefined): string[] {
  */
 export function readQuestion(fields: Fields, requestOrigin: string | null): { question: Question; notes: string[] } {
   const notes: string[] = [];
-  const url = parseTarget(fields.url ?? '');
+  const url = parseTarget(fields.url?.trim() ?? '');
 
   const originText = fields.origin?.trim() || requestOrigin;
   if (!originText) {
@@ -234,7 +234,7 @@ function shown(headers: Headers): Record<string, string> {
   return out;
 }
 
-interface Run {
+export interface Run {
   readonly deps: DiagnoseDeps;
   readonly signal: AbortSignal;
   readonly userAgent: string | null;
