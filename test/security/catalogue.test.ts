@@ -84,6 +84,9 @@ const GUARDED: Case[] = [
   { line: 'DELETE /http://localhost:{trap}/admin -> 403 target_not_allowed' },
   { line: 'OPTIONS /http://127.1:{trap}/ -> 403 target_not_allowed' },
   { line: 'GET /http://evil.example@127.0.0.1:{trap}/ -> 400 invalid_target' },
+  // The diagnosis page asks the target too, under the same rules.
+  { line: 'GET /diagnose/http://2130706433:{trap}/?origin=https://app.example -> 403 target_not_allowed' },
+  { line: 'GET /diagnose/http://localhost:{trap}/?origin=https://app.example&method=PUT -> 403 target_not_allowed' },
   {
     line: 'GET /http://trap.localhost:{trap}/ -> 403 target_not_allowed without echoing an address it resolves to',
     check: (res) => {
