@@ -98,6 +98,51 @@ describe('worker: CF-Connecting-IP, CORSWAY_RATE_LIMIT=2/1m', () => {
   });
 });
 
+/** A wrangler config in `dir` for the repository's Worker: its settings, with `bindings` instead of its own. */
+async function wranglerConfig(dir: string, bindings: string[]): Promise<string> {
+  const base = await readFile(join(ROOT, 'wrangler.toml'), 'utf8');
+  const setting = (key: string) => new RegExp(`^${key} = .*$`, 'm').exec(base)?.[0] ?? '';
+  const config = join(dir, 'wrangler.toml');
+  const lines = [
+    'name = "corsway"',
+    `main = ${JSON.stringify(join(ROOT, 'src/worker.ts'))}`,
+    setting('compatibility_date'),
+    setting('compatibility_flags'),
+    ...bindings,
+    '',
+  ];
+  await writeFile(config, lines.join('\n'));
+  return config;
+}
+
+describe('worker without rate-limit bindings: budgets in the isolate, CORSWAY_RATE_LIMIT=2/1m', () => {
+  const upstream = new Upstream();
+  let proxy: RunningProxy;
+  let dir: string;
+
+  beforeAll(async () => {
+    await upstream.start();
+    dir = await mkdtemp(join(tmpdir(), 'corsway-memory-'));
+    proxy = await startWorker({ CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' }, [
+      '--config',
+      await wranglerConfig(dir, []),
+    ]);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await upstream.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('GET x3 from one client -> 200 (Remaining 1), 200 (Remaining 0), 429 rate_limited', async () => {
+    const res = [];
+    for (let i = 0; i < 3; i++) res.push(await send(`${proxy.url}/${upstream.origin}/data`, { from: '127.0.0.90' }));
+    expect(res.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(res.map((r) => r.headers.get('ratelimit-remaining'))).toEqual(['1', '0', '0']);
+    expect(res[2] && errorCode(res[2])).toBe('rate_limited');
+  });
+});
+
 describe('worker: Rate Limiting binding CORSWAY_RATE_LIMITER (2 per 10 s), CORSWAY_RATE_LIMIT=3/10s', () => {
   const upstream = new Upstream();
   let proxy: RunningProxy;
@@ -106,25 +151,14 @@ describe('worker: Rate Limiting binding CORSWAY_RATE_LIMITER (2 per 10 s), CORSW
 
   beforeAll(async () => {
     await upstream.start();
-    // The repository's wrangler.toml, with the binding its comment describes (wrangler dev simulates it locally).
-    const base = await readFile(join(ROOT, 'wrangler.toml'), 'utf8');
-    const setting = (key: string) => new RegExp(`^${key} = .*$`, 'm').exec(base)?.[0] ?? '';
+    // The binding the repository's wrangler.toml describes (wrangler dev simulates it locally).
     dir = await mkdtemp(join(tmpdir(), 'corsway-ratelimit-'));
-    const config = join(dir, 'wrangler.toml');
-    await writeFile(
-      config,
-      [
-        'name = "corsway"',
-        `main = ${JSON.stringify(join(ROOT, 'src/worker.ts'))}`,
-        setting('compatibility_date'),
-        setting('compatibility_flags'),
-        '[[ratelimits]]',
-        'name = "CORSWAY_RATE_LIMITER"',
-        'namespace_id = "1001"',
-        'simple = { limit = 2, period = 10 }',
-        '',
-      ].join('\n'),
-    );
+    const config = await wranglerConfig(dir, [
+      '[[ratelimits]]',
+      'name = "CORSWAY_RATE_LIMITER"',
+      'namespace_id = "1001"',
+      'simple = { limit = 2, period = 10 }',
+    ]);
     proxy = await startWorker({ CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/10s' }, [
       '--config',
       config,
