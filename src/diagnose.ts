@@ -32,7 +32,7 @@ import { forward, type Upstream, type UpstreamResponse } from './upstream.ts';
  */
 
 /** Where the diagnosis lives, below the proxy's base. */
-export const DIAGNOSE_PATH = '/diagnose';
+const DIAGNOSE_PATH = '/diagnose';
 
 /** What the page asks of the target, in the terms of `fetch()`. */
 export interface Question {
@@ -121,7 +121,7 @@ export interface DiagnoseDeps {
 }
 
 /** The form's fields, which are also the query parameters of the JSON API. */
-export const FIELDS = ['url', 'origin', 'method', 'headers', 'content-type', 'credentials', 'read'] as const;
+const FIELDS = ['url', 'origin', 'method', 'headers', 'content-type', 'credentials', 'read'] as const;
 export type Fields = Partial<Record<(typeof FIELDS)[number], string>>;
 
 /** Values assumed for safelisted headers named without one: ordinary values, within the Fetch limits. */
@@ -349,20 +349,21 @@ export async function diagnoseQuestion(q: Question, notes: string[], run: Run): 
       if (findings[0]) return done(findings[0], null);
     }
 
-    const headers = baseHeaders(run, origin);
-    if (q.contentType) headers.set('content-type', q.contentType);
-    const withheld = names.filter((n) => n !== 'content-type');
     if (!sendsRequest && optionsAnswer) {
       // Servers answer a preflight and the request itself with the same CORS
       // headers as a rule (every CORS middleware does); that is the assumption here.
       const cors = corsCheck(optionsAnswer.headers, { origin, credentials: q.credentials }, 'response');
+      // What the browser would send: the page's own headers, with values only corsway cannot know.
+      const browserHeaders: Record<string, string> = { accept: '*/*', origin };
+      for (const name of names)
+        browserHeaders[name] = name === 'content-type' ? (q.contentType ?? '') : "(the page's value)";
       steps.push({
         kind: 'request',
         sent: false,
         method: q.method,
         url: url.href,
         origin,
-        requestHeaders: shown(headers),
+        requestHeaders: browserHeaders,
         status: null,
         responseHeaders: null,
         findings: cors ? [cors] : [],
@@ -376,6 +377,9 @@ export async function diagnoseQuestion(q: Question, notes: string[], run: Run): 
       return done(cors, null);
     }
 
+    const headers = baseHeaders(run, origin);
+    if (q.contentType) headers.set('content-type', q.contentType);
+    const withheld = names.filter((n) => n !== 'content-type');
     const answer = await exchange(run, q.method, url, headers);
     const location = answer.headers.get('location');
     const redirect = REDIRECTS.has(answer.status) && location !== null;
