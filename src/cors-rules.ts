@@ -297,6 +297,9 @@ export function parseList(value: string | null): string[] | 'invalid' | null {
   return items.every(isToken) ? items : 'invalid';
 }
 
+/** Fetch "redirect status". */
+export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
 /** What the page asks for in its preflight. */
 export interface PreflightRequest extends CorsRequest {
   /** The method of the actual request, as `Access-Control-Request-Method` carries it. */
@@ -316,12 +319,14 @@ function quoted(value: string | null): string {
  * and never `Authorization` ("CORS non-wildcard request-header name").
  */
 export function preflightCheck(status: number, headers: Headers, request: PreflightRequest): Finding[] {
-  if (status >= 300 && status < 400) {
-    const location = headers.get('location');
+  const location = headers.get('location');
+  // A "redirect status" with a Location is followed, which a preflight never is;
+  // any other 3xx is just not an ok status.
+  if (REDIRECT_STATUSES.has(status) && location !== null) {
     return [
       {
         code: 'preflight_redirect',
-        message: `The target answered the preflight with a redirect (${status}${location ? ` to ${location}` : ''}). Browsers never follow a redirect of a preflight, so the request is blocked.`,
+        message: `The target answered the preflight with a redirect (${status} to ${location}). Browsers never follow a redirect of a preflight, so the request is blocked.`,
       },
     ];
   }

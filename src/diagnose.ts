@@ -13,6 +13,7 @@ import {
   mixedContentCheck,
   preflightCheck,
   preflightReasons,
+  REDIRECT_STATUSES,
   SAFELISTED_RESPONSE_HEADERS,
   unsafeHeaderNames,
 } from './cors-rules.ts';
@@ -131,7 +132,6 @@ const ORDINARY_VALUES: Record<string, string> = {
   'content-language': 'en',
   range: 'bytes=0-',
 };
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** The page's CSP: nothing loads, nothing runs; the form may only submit here. */
 const PAGE_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -382,7 +382,7 @@ export async function diagnoseQuestion(q: Question, notes: string[], run: Run): 
     const withheld = names.filter((n) => n !== 'content-type');
     const answer = await exchange(run, q.method, url, headers);
     const location = answer.headers.get('location');
-    const redirect = REDIRECTS.has(answer.status) && location !== null;
+    const redirect = REDIRECT_STATUSES.has(answer.status) && location !== null;
     const findings: Finding[] = [];
     const cors = corsCheck(
       answer.headers,

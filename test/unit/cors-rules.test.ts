@@ -250,6 +250,8 @@ describe('preflightCheck(status, headers, request)', () => {
     ],
     ['200 is as good as 204', 200, { ...ok, 'access-control-allow-methods': 'PUT' }, 'PUT', [], 'omit', []],
     ['a redirect', 301, { ...ok, location: 'https://api.example/x/' }, 'PUT', [], 'omit', ['preflight_redirect']],
+    ['a 304, which is never followed, is just not ok', 304, ok, 'GET', [], 'omit', ['preflight_status']],
+    ['a 302 without Location is just not ok', 302, ok, 'GET', [], 'omit', ['preflight_status']],
     [
       'a 405 without CORS headers',
       405,
