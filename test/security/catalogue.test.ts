@@ -368,11 +368,18 @@ function upstreamServer(hits: Context['hits']): Server {
         case '/big':
           res.writeHead(200, { 'content-length': 8192 }).end('b'.repeat(8192));
           return;
-        case '/big-chunked':
+        case '/big-chunked': {
+          // 1 KiB every 20 ms: the proxy has started relaying when the limit is passed.
           res.writeHead(200, { 'content-type': 'text/plain' });
-          for (let i = 0; i < 8; i++) res.write('c'.repeat(1024));
-          res.end();
+          let sent = 0;
+          const drip = setInterval(() => {
+            if (res.destroyed || sent++ === 8) {
+              clearInterval(drip);
+              res.end();
+            } else res.write('c'.repeat(1024));
+          }, 20);
           return;
+        }
         default:
           res.writeHead(200, { 'content-type': 'text/plain' }).end('echo');
       }
