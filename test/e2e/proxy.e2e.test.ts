@@ -238,7 +238,7 @@ describe.each(RUNTIMES)('%s: in Chromium', (runtime) => {
     expect(result.text).toBe(GZIPPED_TEXT);
   });
 
-  test("page GET /<upstream>/plain with credentials: 'include' -> blocked by the browser, cookies not forwarded", async () => {
+  test("page GET /<upstream>/plain with credentials: 'include' -> unreadable, cookies not forwarded; a preflighted one is never sent", async () => {
     // Cookies ignore ports, so the page's cookie is sent to the proxy on the same host.
     await tab.page.evaluate(() => {
       (globalThis as unknown as { document: { cookie: string } }).document.cookie = 'session=secret; path=/';
@@ -253,6 +253,15 @@ describe.each(RUNTIMES)('%s: in Chromium', (runtime) => {
     const hits = upstream.hits.slice(hitsBefore);
     expect(hits.map((h) => h.url)).toEqual(['/plain?credentialed']);
     expect(hits[0]?.headers.cookie).toBeUndefined();
+
+    // A request that needs a preflight stops there: the preflight answer allows no credentials.
+    const preflighted = await fetchInPage(tab.page, `${proxy.url}/${upstream.origin}/plain?credentialed-put`, {
+      method: 'PUT',
+      headers: { 'x-trace': 'e2e-2' },
+      credentials: 'include',
+    });
+    expect(preflighted).toEqual({ ok: false, error: 'TypeError: Failed to fetch' });
+    expect(upstream.hits.slice(hitsBefore).map((h) => h.url)).toEqual(['/plain?credentialed']);
     await tab.page.context().clearCookies();
   });
 
