@@ -184,7 +184,7 @@ export function diagnosePage(view: PageView): string {
 <p>corsway asks the target what a browser would ask, and applies the browser's CORS rules to its answers. It sends only OPTIONS, GET and HEAD.</p>
 ${form(view)}
 ${body}
-<p class="muted">The same diagnosis as JSON: request this page without <code>Accept: text/html</code>, e.g. with curl.</p>
+<p class="muted">The same diagnosis as JSON: request this page without <code>Accept: text/html</code>, e.g. with curl. · <a href="${e(view.action.replace(/\/diagnose$/, '') || '/')}">About this proxy</a></p>
 </body>
 </html>
 `;
