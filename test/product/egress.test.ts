@@ -4,7 +4,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { corsway } from '../../src/index.ts';
 import { nodeUpstream, type Resolve } from '../../src/node-upstream.ts';
-import { type Proxy, startNode } from '../support/runtimes.ts';
+import { type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /**
@@ -98,7 +98,7 @@ afterEach(() => {
 });
 
 describe('Node server with HTTP_PROXY', () => {
-  let proxy: Proxy | undefined;
+  let proxy: RunningProxy | undefined;
   afterEach(async () => {
     await proxy?.stop();
     proxy = undefined;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, type Proxy, startNode } from '../support/runtimes.ts';
+import { freePort, type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const TOKEN = 'scrape-me-0123456789';
@@ -16,7 +16,7 @@ const upstream = new Upstream({
 });
 
 /** The access-log lines printed so far, parsed. */
-function logLines(proxy: Proxy): Record<string, unknown>[] {
+function logLines(proxy: RunningProxy): Record<string, unknown>[] {
   return proxy
     .output()
     .split('\n')
@@ -25,7 +25,7 @@ function logLines(proxy: Proxy): Record<string, unknown>[] {
 }
 
 /** Lines reach us through a pipe: wait until `count` have arrived. */
-async function waitForLines(proxy: Proxy, count: number): Promise<Record<string, unknown>[]> {
+async function waitForLines(proxy: RunningProxy, count: number): Promise<Record<string, unknown>[]> {
   const deadline = Date.now() + 5_000;
   while (logLines(proxy).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return logLines(proxy);
@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 describe('node: access log at info and /metrics after a known sequence of requests', () => {
-  let proxy: Proxy;
+  let proxy: RunningProxy;
   let closedPort: number;
 
   beforeAll(async () => {
@@ -152,7 +152,7 @@ describe('node: access log at info and /metrics after a known sequence of reques
 });
 
 describe('node: CORSWAY_LOG_LEVEL=warn with CORSWAY_LOG_TARGET_URL=on, metrics off', () => {
-  let proxy: Proxy;
+  let proxy: RunningProxy;
   beforeAll(async () => {
     proxy = await startNode({
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
