@@ -67,10 +67,12 @@ export function helpHtml(config: Config, base: string): string {
 body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1d2330;background:#fcfcfd}
 h1{font-size:1.6rem;margin-bottom:.2rem}h1+p{margin-top:0;color:#555}
 h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #e3e5ea;padding-bottom:.2rem}
-code,pre{font:14px/1.45 ui-monospace,monospace;background:#f1f3f6;border-radius:4px}
-code{padding:.1rem .3rem}pre{padding:.8rem 1rem;overflow-x:auto}
+code,pre{font-family:ui-monospace,monospace;font-size:.875em;background:#f1f3f6;border-radius:4px}
+code{padding:.1rem .3rem;overflow-wrap:anywhere;box-decoration-break:clone;-webkit-box-decoration-break:clone}
+pre{line-height:1.45;padding:.8rem 1rem;overflow-x:auto}
+a{color:#0b57d0}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eceef2;vertical-align:top}
-th{font-weight:600;width:45%}
+th{font-weight:600;width:40%}
 </style>
 </head>
 <body>
