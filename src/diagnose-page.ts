@@ -139,7 +139,7 @@ function result(d: Diagnosis): string {
         : `A preflighted request: the browser first asks the target with OPTIONS, because ${d.preflightReasons.join('; ')}.`;
   const verdict =
     d.verdict === 'allowed'
-      ? `<section class="verdict allowed"><h2>Allowed</h2><p>A page on <code>${e(r.origin)}</code> can make this request and read the response.</p></section>`
+      ? `<section class="verdict allowed"><h2>Allowed</h2><p>A page on <code>${e(r.origin)}</code> can make this request and read the response.</p>${d.steps.some((s) => !s.sent) ? `<p class="muted">Judged from the target's answer to OPTIONS: corsway did not send the ${e(r.method)} request itself.</p>` : ''}</section>`
       : `<section class="verdict blocked"><h2>Blocked</h2><p>${e(d.reason?.message ?? '')}</p><p class="muted">reason: <code>${e(d.reason?.code ?? '')}</code></p></section>`;
   const fix = d.fix
     ? `<h2>What the target should send</h2><p>${e(d.fix.message)}</p>${
