@@ -4,6 +4,13 @@ import { gcra, type RateLimitDecision, type RateLimiter } from './rate-limit.ts'
 
 /** Storage key of the budget's theoretical arrival time (milliseconds since the epoch). */
 const TAT = 'tat';
+/**
+ * A budget's storage is deleted this long after it is whole again. Deleting
+ * sooner saves nothing worth having, and the delay keeps alarms (each one a
+ * billed request) to about one an hour for a busy client instead of one per
+ * emission interval.
+ */
+const CLEANUP_DELAY_MS = 3_600_000;
 
 /**
  * One client's budget, as a Durable Object: Cloudflare runs exactly one
@@ -13,8 +20,8 @@ const TAT = 'tat';
  * synchronous on SQLite-backed storage, so no two requests can interleave.
  */
 export class RateLimitBudget extends DurableObject {
-  /** Whether this instance already scheduled the clean-up alarm. */
-  #alarmSet = false;
+  /** Whether this instance made sure a clean-up alarm is scheduled. */
+  #alarmChecked = false;
 
   /** Spends one request of `spec` with gcra(), the same arithmetic as the memory store. */
   consume(spec: RateLimitSpec): RateLimitDecision {
@@ -22,9 +29,15 @@ export class RateLimitBudget extends DurableObject {
     const { decision, tat } = gcra(spec, this.ctx.storage.kv.get<number>(TAT), now);
     if (tat !== null) {
       this.ctx.storage.kv.put(TAT, tat);
-      if (!this.#alarmSet) {
-        this.#alarmSet = true;
-        void this.ctx.storage.setAlarm(tat);
+      if (!this.#alarmChecked) {
+        this.#alarmChecked = true;
+        // An alarm set before this instance was evicted still stands: reading it is cheaper than writing one.
+        this.ctx.storage
+          .getAlarm()
+          .then((at) => (at === null ? this.ctx.storage.setAlarm(tat + CLEANUP_DELAY_MS) : undefined))
+          .catch(() => {
+            this.#alarmChecked = false;
+          });
       }
     }
     return decision;
@@ -34,10 +47,10 @@ export class RateLimitBudget extends DurableObject {
   override async alarm(): Promise<void> {
     const tat = this.ctx.storage.kv.get<number>(TAT);
     if (tat !== undefined && tat > Date.now()) {
-      await this.ctx.storage.setAlarm(tat);
+      await this.ctx.storage.setAlarm(tat + CLEANUP_DELAY_MS);
       return;
     }
-    this.#alarmSet = false;
+    this.#alarmChecked = false;
     await this.ctx.storage.deleteAll();
   }
 }
