@@ -283,40 +283,68 @@ function checkOrigin(config: Config, origin: string | null): void {
   }
 }
 
+/** Counted bodies, by the stream handed out: the body inside and the idempotent end. */
+const countedBodies = new WeakMap<
+  ReadableStream<Uint8Array>,
+  { body: ReadableStream<Uint8Array>; end: (bytes: number) => void }
+>();
+
+/**
+ * For a runtime that sends a counted body by other means (the Node entry
+ * pipes a target's socket straight to the client's): the body inside, and
+ * what to call once with the bytes sent. The counted stream, still unread,
+ * must then be left alone.
+ */
+export function uncount(
+  stream: ReadableStream<Uint8Array>,
+): { body: ReadableStream<Uint8Array>; end: (bytes: number) => void } | undefined {
+  const entry = countedBodies.get(stream);
+  if (!entry || stream.locked) return undefined;
+  countedBodies.delete(stream);
+  return entry;
+}
+
 /**
  * The body as it is read by the client, counted; `done` is called once, when
- * it ended, failed or was cancelled (the client went away).
+ * it ended, failed or was cancelled (the client went away). Nothing is read
+ * until the client reads, so `uncount` can still hand the body elsewhere.
  */
 function counted(body: ReadableStream<Uint8Array>, done: (bytes: number) => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let bytes = 0;
   let ended = false;
-  const end = () => {
+  const end = (sent: number) => {
     if (ended) return;
     ended = true;
-    done(bytes);
+    done(sent);
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done: last, value } = await reader.read();
-        if (last) {
-          end();
-          controller.close();
-          return;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        reader ??= body.getReader();
+        try {
+          const { done: last, value } = await reader.read();
+          if (last) {
+            end(bytes);
+            controller.close();
+            return;
+          }
+          bytes += value.byteLength;
+          controller.enqueue(value);
+        } catch (error) {
+          end(bytes);
+          controller.error(error);
         }
-        bytes += value.byteLength;
-        controller.enqueue(value);
-      } catch (error) {
-        end();
-        controller.error(error);
-      }
+      },
+      cancel(reason) {
+        end(bytes);
+        return reader ? reader.cancel(reason) : body.cancel(reason);
+      },
     },
-    cancel(reason) {
-      end();
-      return reader.cancel(reason);
-    },
-  });
+    { highWaterMark: 0 },
+  );
+  countedBodies.set(stream, { body, end });
+  return stream;
 }
 
 /** Compares secrets in time independent of where they differ. */
