@@ -42,8 +42,8 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
 
 /**
  * Sends the request and follows redirects itself, so every hop passes the same
- * target checks. 301/302/303 turn POST into GET as browsers do; 307/308 replay
- * the body when it could be kept, and are relayed to the client otherwise.
+ * target checks. 301/302/303 turn POST into GET as browsers do; other hops
+ * replay the body when it could be kept, and are relayed to the client otherwise.
  */
 export async function forward(
   upstream: Upstream,
@@ -67,8 +67,12 @@ export async function forward(
       const location = response.headers.get('location');
       if (!REDIRECTS.has(response.status) || location === null) return { response, url };
 
-      const keepsBody = response.status === 307 || response.status === 308;
-      if (keepsBody && body && !body.replayable) return { response, url };
+      // Fetch standard, HTTP-redirect fetch step 12: 301/302 turn POST, and 303
+      // turns anything but GET/HEAD, into a GET without body; the rest keep both.
+      const toGet =
+        ((response.status === 301 || response.status === 302) && method === 'POST') ||
+        (response.status === 303 && method !== 'GET' && method !== 'HEAD');
+      if (!toGet && body && !body.replayable) return { response, url };
       if (hop >= options.maxRedirects) {
         await response.body?.cancel();
         throw new ProxyError(
@@ -80,7 +84,7 @@ export async function forward(
       const next = resolveLocation(location, url);
       headers = new Headers(headers);
       if (next.origin !== url.origin) headers.delete('authorization');
-      if (!keepsBody && method !== 'GET' && method !== 'HEAD') {
+      if (toGet) {
         method = 'GET';
         body?.discard();
         body = null;
