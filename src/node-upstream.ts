@@ -132,17 +132,63 @@ export function nodeUpstream(options: {
     }
     const empty = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
     if (empty) res.body.resume();
-    return {
-      status: res.statusCode,
-      headers: out,
-      // undici's own web view of the body (typed `never` in its .d.ts). Not
-      // Readable.toWeb: on Node 20, cancelling that stream while data is in
-      // flight throws "Controller is already closed" from an event handler, an
-      // uncaught exception that stops the server (any target could trigger it).
-      body: empty ? null : (res.body as unknown as { body: ReadableStream<Uint8Array> }).body,
-    };
+    return { status: res.statusCode, headers: out, body: empty ? null : webBody(res.body) };
   };
   return { upstream, close: () => agent.close() };
+}
+
+/** The undici body behind each web body handed out, until the web side is read. */
+const sources = new WeakMap<ReadableStream<Uint8Array>, Readable>();
+
+/**
+ * A web stream over an undici body that touches the body only when first
+ * read, so the Node entry can still pipe the body itself (see nodeSource).
+ * Not Readable.toWeb: on Node 20, cancelling that stream while data is in
+ * flight throws "Controller is already closed" from an event handler, an
+ * uncaught exception that stops the server (any target could trigger it).
+ * Not undici's `body.body` either: it attaches to the body at once and copies
+ * every chunk (a byte stream transfers what it is given).
+ */
+function webBody(source: Readable): ReadableStream<Uint8Array> {
+  // undici's body emits 'error' when destroyed unread (a redirect's body is
+  // cancelled, never read); with no listener that stops the process. Readers
+  // still see errors through the iterator or the pipe.
+  source.on('error', () => {});
+  let chunks: AsyncIterator<Uint8Array> | null = null;
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        sources.delete(stream);
+        chunks ??= source[Symbol.asyncIterator]();
+        const { done, value } = await chunks.next();
+        // A read that was in flight when the reader cancelled has nowhere to go.
+        if (cancelled) return;
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel() {
+        cancelled = true;
+        sources.delete(stream);
+        if (chunks) await chunks.return?.();
+        else source.destroy();
+      },
+    },
+    // Nothing is pulled before a reader asks.
+    { highWaterMark: 0 },
+  );
+  sources.set(stream, source);
+  return stream;
+}
+
+/**
+ * The undici body behind a web body from this upstream, if nothing read or
+ * locked it yet: the Node entry then pipes it to the client without going
+ * through web streams. Undefined for any other stream.
+ */
+export function nodeSource(stream: ReadableStream<Uint8Array>): Readable | undefined {
+  const source = sources.get(stream);
+  return source && !stream.locked && !source.destroyed ? source : undefined;
 }
 
 /** Refuses a host unless every address it resolves to is public. */

@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { ConfigError, parseConfig, parseListen } from './config.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { relayBodies } from './node-relay.ts';
 import { type Egress, egressFromEnv, nodeUpstream } from './node-upstream.ts';
 import { redisLimiter } from './redis-limiter.ts';
 
@@ -65,7 +66,7 @@ const app = createApp(config, {
 });
 
 const server = serve(
-  { fetch: app.fetch, hostname: listen.host, port: listen.port, serverOptions: SERVER_LIMITS },
+  { fetch: relayBodies(app.fetch), hostname: listen.host, port: listen.port, serverOptions: SERVER_LIMITS },
   (info: AddressInfo) => {
     console.log(
       `corsway listening on http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
