@@ -3,7 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { corsway } from '../../src/index.ts';
-import { nodeUpstream, type Resolve } from '../../src/node-upstream.ts';
+import { egressFromEnv, nodeUpstream, type Resolve } from '../../src/node-upstream.ts';
 import { type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
@@ -178,5 +178,33 @@ describe('private-network guard with an egress proxy (names resolved by an injec
     expect(res.status).toBe(403);
     expect(forwardProxy.seen).toEqual([]);
     expect(upstream.hits).toEqual([]);
+  });
+});
+
+describe('egressFromEnv', () => {
+  test('no HTTP_PROXY/HTTPS_PROXY -> null (direct connections, NO_PROXY alone changes nothing)', () => {
+    expect(egressFromEnv({ NO_PROXY: 'example.com' })).toBeNull();
+  });
+
+  test('lower-case spellings win over upper-case ones, as in curl and undici', () => {
+    expect(
+      egressFromEnv({
+        http_proxy: 'http://lower.internal:3128',
+        HTTP_PROXY: 'http://upper.internal:3128',
+        HTTPS_PROXY: 'http://secure.internal:3128',
+        no_proxy: '.corp.example',
+        NO_PROXY: 'ignored.example',
+      }),
+    ).toEqual({
+      httpProxy: 'http://lower.internal:3128',
+      httpsProxy: 'http://secure.internal:3128',
+      noProxy: '.corp.example',
+    });
+  });
+
+  test('every malformed proxy is named at once', () => {
+    expect(() => egressFromEnv({ HTTP_PROXY: 'proxy:3128', HTTPS_PROXY: 'socks5://proxy:1080' })).toThrow(
+      /HTTP_PROXY: expected a proxy URL[\s\S]*HTTPS_PROXY: expected a proxy URL/,
+    );
   });
 });
