@@ -1,6 +1,8 @@
 /**
  * What each rate-limit store adds to a request, on loopback:
- *  1. consume() alone, in this process: memory vs Redis (one Lua script round trip);
+ *  1. consume() alone: memory and Redis (one Lua script round trip) in this
+ *     process; the Durable Object through the test Worker of test/durable in
+ *     `wrangler dev`, against that Worker's own /healthz;
  *  2. whole proxied requests, one at a time over keep-alive: the Node proxy
  *     without a limit, with the memory store and with Redis; the Worker in
  *     `wrangler dev` without a limit and with the Durable Object store.
@@ -47,7 +49,7 @@ const fmt = (n: number) => `${n.toFixed(3)} ms`;
 const delta = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(3)} ms`;
 function row(name: string, f: Figures, base?: Figures): string {
   const added = base ? `   added p50 ${delta(f.p50 - base.p50)}, p99 ${delta(f.p99 - base.p99)}` : '';
-  return `  ${name.padEnd(34)} p50 ${fmt(f.p50).padStart(10)}   p99 ${fmt(f.p99).padStart(10)}${added}`;
+  return `  ${name.padEnd(38)} p50 ${fmt(f.p50).padStart(10)}   p99 ${fmt(f.p99).padStart(10)}${added}`;
 }
 
 async function consumeFigures(limiter: RateLimiter): Promise<Figures> {
@@ -91,6 +93,16 @@ try {
   const viaRedis = await consumeFigures(shared);
   shared.close();
   console.log(row('Redis (Lua script, one round trip)', viaRedis, memory));
+  const budgets = await proxy(startWorker({}, ['--config', 'test/durable/wrangler.toml']));
+  const workerAlone = await timeEach(COUNT, async () => {
+    await (await fetch(`${budgets.url}/healthz`)).arrayBuffer();
+  });
+  console.log(row('wrangler dev Worker, no store', workerAlone));
+  const body = JSON.stringify({ key: 'ip:198.51.100.1', spec: SPEC });
+  const viaDurable = await timeEach(COUNT, async () => {
+    await (await fetch(`${budgets.url}/consume`, { method: 'POST', body })).arrayBuffer();
+  });
+  console.log(row('same Worker, Durable Object consume', viaDurable, workerAlone));
 
   console.log('\nwhole proxied GETs (11-byte JSON), one at a time:');
   const base = { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' };

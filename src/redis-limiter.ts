@@ -20,8 +20,9 @@ const KEY_PREFIX = 'corsway:ratelimit:';
 
 /**
  * gcra() from rate-limit.ts, made atomic inside Redis: the same arithmetic
- * (its SLACK_MS rounding tolerance included) on the stored arrival time (milliseconds, as a decimal string), on Redis's own
- * clock so instances with skewed clocks still share one timeline. It returns
+ * (its SLACK_MS rounding tolerance included) on the stored arrival time
+ * (milliseconds, as a decimal string), on Redis's own clock so instances with
+ * skewed clocks still share one timeline. It returns
  * what gcra() needs to rebuild the decision in JavaScript: the arrival time it
  * found and the time it used, both printed with %.17g so the doubles arrive
  * bit for bit and both sides agree on every comparison. TIME before a write
