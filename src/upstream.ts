@@ -50,9 +50,18 @@ export async function forward(
   first: { url: URL; method: string; headers: Headers; body: ReplayableBody | null; signal: AbortSignal },
   options: ForwardOptions,
 ): Promise<Forwarded> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
-  const signal = AbortSignal.any([first.signal, timeout.signal]);
+  // One controller, aborted by the timer or by the client going away: cheaper
+  // per request than AbortSignal.any, which Node 20 tracks with weak references.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const clientGone = () => controller.abort(first.signal.reason);
+  if (first.signal.aborted) clientGone();
+  else first.signal.addEventListener('abort', clientGone, { once: true });
+  const signal = controller.signal;
   let { url, method, headers, body } = first;
   try {
     for (let hop = 0; ; hop++) {
@@ -93,7 +102,7 @@ export async function forward(
       url = next;
     }
   } catch (error) {
-    throw upstreamError(error, { timedOut: timeout.signal.aborted, body: first.body, timeoutMs: options.timeoutMs });
+    throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs });
   } finally {
     clearTimeout(timer);
   }
