@@ -44,6 +44,15 @@ export class RedisServer {
     return this;
   }
 
+  /** Freezes it (SIGSTOP): connections stay open but nothing is answered, like a hung server. */
+  pause(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   /** Kills it the hard way (SIGKILL), as a crash or a lost host would. */
   async kill(): Promise<void> {
     const child = this.#child;

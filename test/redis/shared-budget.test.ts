@@ -180,3 +180,52 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
     expect((await fetch(`${proxy.url}/`)).status).toBe(200);
   });
 });
+
+describe('a Node instance whose Redis hangs (connected, never answering)', () => {
+  const redis = new RedisServer();
+  const upstream = new Upstream();
+  let proxy: RunningProxy;
+  let target = '';
+
+  beforeAll(async () => {
+    await Promise.all([redis.start(), upstream.start()]);
+    target = `${upstream.origin}/hung`;
+    proxy = await startNode({
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
+      CORSWAY_REDIS_URL: redis.url,
+    });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await proxy?.stop();
+    await Promise.all([redis.stop(), upstream.stop()]);
+  });
+
+  test('Redis frozen: GET /<target> -> 200 all the same (fail open), /healthz 200 degraded: no answer', async () => {
+    const first = await fetch(`${proxy.url}/${target}`);
+    expect(first.headers.get('ratelimit-remaining')).toBe(String(BUDGET - 1));
+    await first.arrayBuffer();
+    redis.pause();
+    // A request must not wait on the frozen Redis for good; the signal only turns a hang into a failure.
+    const responses: Response[] = [];
+    for (let i = 0; i < 3; i++) {
+      responses.push(await fetch(`${proxy.url}/${target}`, { signal: AbortSignal.timeout(10_000) }));
+    }
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    const h = await health(proxy);
+    expect(h.status).toBe(200);
+    expect(h.text).toMatch(/^degraded: Redis unreachable \(no answer within \d+ ms\)/);
+  });
+
+  test('Redis thawed: a request is answered from Redis again and /healthz is ok', async () => {
+    redis.resume();
+    // /healthz turns ok only once a budget check has succeeded in Redis.
+    await eventually(async () => {
+      const res = await fetch(`${proxy.url}/${target}`);
+      await res.arrayBuffer();
+      return res.status === 200 && (await health(proxy)).text === 'ok';
+    });
+  });
+});
