@@ -107,6 +107,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
   app.all('*', async (c) => {
     const started = Date.now();
     metrics?.requestStarted();
+    // Read now: once the client has gone, its socket no longer has an address.
+    const client = log || metrics ? clientKey(caps.clientAddress(c)) : '';
     const trace: Trace = { target: null, upstreamMs: null };
     let response: Response;
     let code: string | null = null;
@@ -121,7 +123,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     const finish = (bytes: number) => {
       const record: RequestRecord = {
         method: c.req.method,
-        client: clientKey(caps.clientAddress(c)),
+        client,
         origin: c.req.header('origin') ?? null,
         target: (config.logTargetUrl ? trace.target?.href : trace.target?.origin) ?? null,
         status: response.status,

@@ -9,6 +9,11 @@ const upstream = new Upstream({
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('hello');
   },
+  '/drip': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const timer = setInterval(() => res.write('x'.repeat(100)), 20);
+    res.on('close', () => clearInterval(timer));
+  },
   '/missing': (_req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('no such thing');
@@ -180,6 +185,48 @@ describe('node: CORSWAY_LOG_LEVEL=warn with CORSWAY_LOG_TARGET_URL=on, metrics o
       },
       expect.objectContaining({ level: 'warn', status: 400, error: 'invalid_target', target: null }),
     ]);
+  });
+});
+
+// A response limit makes the body stream through the app's web streams rather
+// than being piped from the target's socket: both paths must report the end.
+describe.each([
+  ['piped', {}],
+  ['through web streams', { CORSWAY_MAX_RESPONSE_BYTES: '100000000' }],
+])('node: a client that goes away mid-body (%s)', (_path, extra) => {
+  let proxy: RunningProxy;
+  beforeAll(async () => {
+    proxy = await startNode({
+      ...extra,
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_LOG_LEVEL: 'info',
+      CORSWAY_METRICS: 'on',
+      CORSWAY_METRICS_TOKEN: TOKEN,
+    });
+  });
+  afterAll(() => proxy?.stop());
+
+  test('GET /<endless target>, client goes away mid-body -> logged with its client and the bytes sent, not in flight', async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${proxy.url}/${upstream.origin}/drip`, { signal: abort.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    abort.abort();
+    const lines = await waitForLines(proxy, 1);
+    expect(lines).toHaveLength(1);
+    expect(fixed(lines[0] as Record<string, unknown>)).toEqual({
+      level: 'info',
+      method: 'GET',
+      client: '127.0.0.1',
+      origin: null,
+      target: upstream.origin,
+      status: 200,
+      bytes: expect.any(Number),
+      error: null,
+    });
+    expect(lines[0]?.bytes).toBeGreaterThanOrEqual(100);
+    const scrape = await fetch(`${proxy.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(await scrape.text()).toContain('\ncorsway_requests_in_flight 0\n');
   });
 });
 
