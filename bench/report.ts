@@ -31,6 +31,8 @@ export interface Row {
   /** Scenario 7: download throughput, 10^6 bytes per second. */
   mbps?: number;
   seconds?: number;
+  /** CPU time of the server process per request during the measured run, microseconds. */
+  cpuPerRequest?: number;
   /** Peak resident memory of the server process during the scenario, bytes. */
   peakRss?: number;
   notes: string[];
@@ -90,8 +92,8 @@ function peer(rows: readonly Row[], row: Row, role: Row['role']): Row | undefine
 
 function table(rows: readonly Row[]): string {
   const lines = [
-    '| # | scenario | server | throughput | p50 | p99 | vs direct | vs cors-anywhere | peak RSS | notes |',
-    '|---|---|---|--:|--:|--:|--:|--:|--:|---|',
+    '| # | scenario | server | throughput | p50 | p99 | vs direct | vs cors-anywhere | CPU/req | peak RSS | notes |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const r of rows) {
     const t = throughput(r);
@@ -102,6 +104,8 @@ function table(rows: readonly Row[]): string {
       `| ${r.scenario} | ${r.title} | ${r.server} | ${r.failed ? 'failed' : `${fmt(t)} ${unit}`} | ${ms(r.p50)} | ${ms(r.p99)} | ${
         r.role === 'direct' ? '' : ratio(t, direct && throughput(direct))
       } | ${r.role === 'direct' || r.role === 'cors-anywhere' ? '' : ratio(t, ca && throughput(ca))} | ${
+        r.cpuPerRequest === undefined ? '' : `${fmt(r.cpuPerRequest)} µs`
+      } | ${
         r.peakRss === undefined ? '' : `${fmt(r.peakRss / 1e6)} MB`
       } | ${[r.failed, ...r.notes].filter(Boolean).join('; ')} |`,
     );
@@ -216,6 +220,9 @@ ${verdicts(rows).text}
   bytes arrive).
 - Scenario 6: corsway with \`CORSWAY_RATE_LIMIT=1000000000/1h\`, cors-anywhere with
   its own rate limiter (\`1000000000 60\`): budgets never run out, the bookkeeping is paid.
+- CPU/req: CPU time (user + system) the server process used during the measured
+  run, divided by the requests answered; less sensitive to other load on the
+  machine than req/s. For corsway and cors-anywhere it excludes the upstream.
 - Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it;
   MB/s is 10^6 bytes per second. Peak RSS is the proxy process's VmHWM (reset
   before the download) or, where the kernel refuses the reset, the highest VmRSS

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
-import { freePort, ROOT, type Service, startService, watchMemory } from './processes.ts';
+import { cpuMs, freePort, memory, ROOT, type Service, startService, watchMemory } from './processes.ts';
 import { machine, type Row, render, type Settings, verdicts } from './report.ts';
 import { type Load, wrk, wrkVersion } from './wrk.ts';
 
@@ -29,7 +29,8 @@ const settings: Settings = {
   only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map(Number)) : null,
   guard: 'namespace',
 };
-const WARMUP_SECONDS = Math.min(2, Math.max(1, settings.seconds / 3));
+/** JIT warm-up before each measured run; every server gets the same. */
+const WARMUP_SECONDS = Math.min(3, Math.max(1, settings.seconds / 3));
 /** Scenario 8's load stays inside Node's default 5 s keep-alive timeout, so the idle clients stay connected. */
 const IDLE_LOAD_SECONDS = Math.min(settings.seconds, 4);
 const ORIGIN = 'https://app.bench.example';
@@ -86,6 +87,8 @@ const get = (headers: Record<string, string> = {}): Load => ({
   method: 'GET',
   headers: { origin: ORIGIN, ...headers },
 });
+
+const fmtMb = (bytes: number) => Math.round(bytes / 1e6);
 
 function expect(condition: unknown, message: string): void {
   if (!condition) throw new Error(message);
@@ -232,6 +235,7 @@ async function measure(scenario: Scenario, server: Server): Promise<Row> {
     return row;
   }
   if (scenario.kind === 'download') {
+    const before = server.pid && server.role !== 'direct' ? memory(server.pid) : null;
     const peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
     try {
       const { bytes, seconds } = await download(url, scenario.load.headers, 10 * 60_000);
@@ -242,6 +246,7 @@ async function measure(scenario: Scenario, server: Server): Promise<Row> {
       row.failed = (error as Error).message;
     }
     if (peak) row.peakRss = peak();
+    if (before && row.peakRss) row.notes.push(`RSS ${fmtMb(before.rss)} MB before the download`);
     return row;
   }
   const run = async (seconds: number) => wrk(url, scenario.load, { seconds, connections: settings.connections });
@@ -253,7 +258,12 @@ async function measure(scenario: Scenario, server: Server): Promise<Row> {
     idle = await idleClients(url, scenario.load, settings.idleClients);
     row.notes.push(`${idle.held()}/${settings.idleClients} idle connections open before the load`);
   }
+  const cpuBefore = server.pid ? cpuMs(server.pid) : null;
   const result = await run(scenario.kind === 'idle' ? IDLE_LOAD_SECONDS : settings.seconds);
+  const cpuAfter = server.pid ? cpuMs(server.pid) : null;
+  if (cpuBefore !== null && cpuAfter !== null && result.requests > 0) {
+    row.cpuPerRequest = ((cpuAfter - cpuBefore) * 1000) / result.requests;
+  }
   if (idle) {
     row.notes.push(`${idle.held()} after`);
     idle.agent.destroy();
