@@ -24,6 +24,13 @@ export class ReplayableBody {
   #generation = 0;
   /** Set once the body was too large; the hop's error is replaced by a 413. */
   error: ProxyError | null = null;
+  readonly #overflow = new AbortController();
+  /**
+   * Aborts once the body is too large. The hop's fetch must be aborted, not
+   * merely its body stream errored: workerd ends an upload whose stream errors
+   * as if it were complete, and the target would take the truncated body.
+   */
+  readonly overflow: AbortSignal = this.#overflow.signal;
 
   constructor(source: ReadableStream<Uint8Array>, maxBytes: number) {
     this.#reader = source.getReader();
@@ -52,7 +59,8 @@ export class ReplayableBody {
         this.#read += value.byteLength;
         if (this.#read > this.#maxBytes) {
           this.error = tooLarge(this.#maxBytes);
-          this.#reader.cancel().catch(() => {});
+          this.#drain();
+          this.#overflow.abort(this.error);
           return controller.error(this.error);
         }
         if (this.#read <= REPLAY_LIMIT) {
@@ -65,6 +73,25 @@ export class ReplayableBody {
       // the client's body: the next hop may still need it.
       cancel: () => {},
     });
+  }
+
+  /**
+   * Reads and drops the rest of an oversized upload, up to as much again as
+   * the limit, then cancels it: a client still sending can then read its 413
+   * instead of a reset, and workerd under wrangler dev otherwise stalls the
+   * next request on a connection whose body was left unread.
+   */
+  #drain(): void {
+    const reader = this.#reader;
+    const budget = this.#maxBytes;
+    void (async () => {
+      for (let dropped = 0; dropped <= budget; ) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        dropped += value.byteLength;
+      }
+      await reader.cancel();
+    })().catch(() => {});
   }
 
   /** Releases the client's body once no hop needs it. */

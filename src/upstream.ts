@@ -61,6 +61,8 @@ export async function forward(
   const clientGone = () => controller.abort(first.signal.reason);
   if (first.signal.aborted) clientGone();
   else first.signal.addEventListener('abort', clientGone, { once: true });
+  // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.overflow).
+  first.body?.overflow.addEventListener('abort', () => controller.abort(first.body?.error), { once: true });
   const signal = controller.signal;
   let { url, method, headers, body } = first;
   try {

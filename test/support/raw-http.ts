@@ -1,4 +1,5 @@
 import { type IncomingHttpHeaders, request } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 /** A response read by node:http, which neither decodes bodies nor normalises the request path. */
 export interface RawResponse {
@@ -45,7 +46,22 @@ export function raw(base: string, path: string, options: RawOptions = {}): Promi
   });
 }
 
+const DECODERS: Record<string, (body: Buffer) => Buffer> = {
+  gzip: gunzipSync,
+  br: brotliDecompressSync,
+  deflate: inflateSync,
+};
+
+/** The body as the client would read it, decoded per its Content-Encoding. */
+export function decoded(res: RawResponse): Buffer {
+  const encoding = res.headers['content-encoding'];
+  if (!encoding) return res.body;
+  const decode = DECODERS[encoding];
+  if (!decode) throw new Error(`unexpected content-encoding ${encoding}`);
+  return decode(res.body);
+}
+
 /** The JSON error body the SPEC prescribes, parsed. */
 export function errorOf(res: RawResponse): { error: string; message: string } {
-  return JSON.parse(res.body.toString('utf8')) as { error: string; message: string };
+  return JSON.parse(decoded(res).toString('utf8')) as { error: string; message: string };
 }

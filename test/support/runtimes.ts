@@ -102,8 +102,9 @@ async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess):
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
     try {
       const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
+      const body = await res.text();
+      // A misconfigured Worker is up too: it answers every request with invalid_config.
+      if (res.ok || (res.status === 500 && body.includes('"invalid_config"'))) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
