@@ -105,6 +105,8 @@ export function parseTarget(raw: string): URL {
       `"${url.hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
     );
   }
+  // A fragment never reaches a server (RFC 9110 4.2.4); keep it out of X-Request-URL too.
+  url.hash = '';
   return url;
 }
 
