@@ -127,6 +127,17 @@ class Reader {
       .filter(Boolean);
   }
 
+  /** A comma list of header names (RFC 9110 5.1 tokens), lower-cased. */
+  headerNames(name: string): string[] {
+    const names = this.list(name).map((h) => h.toLowerCase());
+    const bad = names.filter((h) => !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(h));
+    if (bad.length > 0) {
+      this.problems.push(`${name}: expected header names such as origin,x-requested-with, got "${bad.join('", "')}"`);
+      return [];
+    }
+    return names;
+  }
+
   bool(name: string, fallback: boolean): boolean {
     const value = this.text(name).toLowerCase();
     if (!value) return fallback;
@@ -206,7 +217,7 @@ export function parseConfig(env: Env): Config {
     allowOrigins: read.patterns('CORSWAY_ALLOW_ORIGINS', parseOriginPattern, originMatcher),
     blockOrigins: read.patterns('CORSWAY_BLOCK_ORIGINS', parseOriginPattern, originMatcher),
     allowTargets: read.patterns('CORSWAY_ALLOW_TARGETS', parseHostPattern, hostMatcher),
-    requireHeaders: read.list('CORSWAY_REQUIRE_HEADER').map((h) => h.toLowerCase()),
+    requireHeaders: read.headerNames('CORSWAY_REQUIRE_HEADER'),
     rateLimit: read.rateLimit('CORSWAY_RATE_LIMIT'),
     rateLimitBy: read.oneOf('CORSWAY_RATE_LIMIT_BY', ['ip', 'origin'], 'ip'),
     redisUrl: read.url('CORSWAY_REDIS_URL', ['redis:', 'rediss:']),
