@@ -160,7 +160,7 @@ describe.each(RUNTIMES)('%s: methods and bodies', (runtime) => {
   });
 
   // Node's HTTP parser answers 400 and workerd 501 to a method they do not know,
-  // before the app runs; the app refuses TRACK too (see the unit tests).
+  // before the app runs (TRACE, which both know, gets the app's own 405 above).
   test('TRACK /http://127.0.0.1:<port>/echo -> refused, never forwarded', async () => {
     const before = upstream.hits.length;
     const res = await raw(proxy.url, `${target}/echo`, { method: 'TRACK' });
