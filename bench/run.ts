@@ -30,7 +30,18 @@ const settings: Settings = {
   guard: 'namespace',
 };
 /** JIT warm-up before each measured run; every server gets the same. */
-const WARMUP_SECONDS = Math.min(3, Math.max(1, settings.seconds / 3));
+for (const [name, value] of Object.entries({
+  BENCH_DURATION: settings.seconds,
+  BENCH_CONNECTIONS: settings.connections,
+  BENCH_DOWNLOAD_MB: settings.downloadBytes,
+  BENCH_IDLE_CLIENTS: settings.idleClients,
+})) {
+  if (!Number.isFinite(value) || value < 1) {
+    console.error(`bench: ${name} must be a positive number, got "${env[name]}"`);
+    process.exit(1);
+  }
+}
+const WARMUP_SECONDS = Math.min(3, Math.max(1, Math.round(settings.seconds / 3)));
 /** Scenario 8's load stays inside Node's default 5 s keep-alive timeout, so the idle clients stay connected. */
 const IDLE_LOAD_SECONDS = Math.min(settings.seconds, 4);
 const ORIGIN = 'https://app.bench.example';

@@ -68,7 +68,8 @@ export function wrk(url: string, load: Load, options: { seconds: number; connect
     '-c',
     String(options.connections),
     '-d',
-    `${options.seconds}s`,
+    // wrk takes whole seconds only.
+    `${Math.max(1, Math.round(options.seconds))}s`,
     // Slow answers are measured, not dropped as timeouts.
     '--timeout',
     '10s',

@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { clientKey } from './address.ts';
 import { checkDeclaredLength, ReplayableBody } from './body.ts';
 import type { Config } from './config.ts';
-import { addCorsHeaders, isPreflight, preflightHeaders } from './cors.ts';
+import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
 import { handleDiagnose } from './diagnose.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
@@ -169,7 +169,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
 
     checkOrigin(config, origin);
     if (isPreflight(req.method, req.headers)) {
-      return new Response(null, { status: 204, headers: preflightHeaders(req.headers, config.maxAge) });
+      return new Response(null, { status: 204, headers: preflightFields(req.headers, config.maxAge) });
     }
 
     if (REFUSED_METHODS.has(req.method)) {

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Http2Bindings, HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { uncount } from './app.ts';
+import { isPreflight } from './cors.ts';
 import { nodeSource } from './node-upstream.ts';
 
 type Fetch = (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
@@ -16,6 +17,9 @@ type Fetch = (request: Request, env: HttpBindings | Http2Bindings) => Response |
 export function relayBodies(fetch: Fetch): Fetch {
   return async (request, env) => {
     const response = await fetch(request, env);
+    // The app answers preflights itself; their headers are left unread, as a
+    // plain record that @hono/node-server writes out directly.
+    if (isPreflight(request.method, request.headers)) return response;
     // Only relayed target responses carry X-Final-URL (app.ts); others are not
     // looked into, since reading `body` builds a full Response.
     const headers = response.headers;
