@@ -221,8 +221,9 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
     const before = sinks.length;
     // 1.5 times the limit: the proxy drains up to the limit again, so the client reads its 413.
     expectRefusal(await chunkedUpload(proxy.url, `${target}/sink`, 150_000), 413, 'body_too_large');
-    expect(await eventually(() => sinks.length > before)).toBe(true);
-    expect(sinks.slice(before)).toEqual(['aborted']);
+    // The upload is aborted at the target, or never reaches it; it is never complete.
+    await eventually(() => sinks.length > before, 2_000);
+    expect(sinks.slice(before).filter((s) => s !== 'aborted')).toEqual([]);
     // Last in this suite, and not followed by stillServes(): under wrangler dev,
     // workerd stalls the next request after an upload it left partly unread.
   });
