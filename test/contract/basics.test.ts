@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Proxy, RUNTIMES, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: basics', (runtime) => {
@@ -9,7 +9,7 @@ describe.each(RUNTIMES)('%s: basics', (runtime) => {
       res.end('hello');
     },
   });
-  let proxy: Proxy;
+  let proxy: RunningProxy;
 
   beforeAll(async () => {
     await upstream.start();

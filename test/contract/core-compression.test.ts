@@ -1,7 +1,7 @@
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
-import { RUNTIMES, type Proxy as RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGINAL = Buffer.from(

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decoded, errorOf, type RawResponse, raw } from '../support/raw-http.ts';
-import { freePort, RUNTIMES, type Proxy as RunningProxy, startProxy } from '../support/runtimes.ts';
+import { freePort, RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 
 const LIMITS = {

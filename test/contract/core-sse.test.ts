@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type Proxy as RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: server-sent events', (runtime) => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
-import { ROOT, type Proxy as RunningProxy, startProxy, startWorker } from '../support/runtimes.ts';
+import { ROOT, type RunningProxy, startProxy, startWorker } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Exchange, errorCode, send } from '../support/client.ts';
-import { RUNTIMES, type Proxy as RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { RateLimitDecision } from '../../src/rate-limit.ts';
 import { limiterContract } from '../limiter-contract.ts';
-import { type Proxy as RunningWorker, startWorker } from '../support/runtimes.ts';
+import { type RunningProxy as RunningWorker, startWorker } from '../support/runtimes.ts';
 
 let worker: RunningWorker;
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ROOT, type Proxy as RunningWorker, startWorker } from '../support/runtimes.ts';
+import { ROOT, type RunningProxy as RunningWorker, startWorker } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const BUDGET = 4;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Proxy as RunningWorker, startWorker } from '../support/runtimes.ts';
+import { type RunningProxy as RunningWorker, startWorker } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const BUDGET = 4;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose.ts';
-import { ROOT, RUNTIMES, type Proxy as RunningProxy, startProxy } from '../support/runtimes.ts';
+import { ROOT, RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 import {
   type Browser,

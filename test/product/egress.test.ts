@@ -4,7 +4,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { corsway } from '../../src/index.ts';
 import { egressFromEnv, nodeUpstream, type Resolve } from '../../src/node-upstream.ts';
-import { type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
+import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /**

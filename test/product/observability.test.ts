@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
+import { freePort, type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const TOKEN = 'scrape-me-0123456789';

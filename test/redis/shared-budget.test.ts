@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
+import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 import { RedisServer } from './redis-server.ts';
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type Proxy as RunningProxy, type Runtime, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, type Runtime, startProxy } from '../support/runtimes.ts';
 import { type Exchange, errorCode, rawExchange, send, Trap } from './traps.ts';
 
 /*

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Proxy as RunningProxy, startNode } from '../support/runtimes.ts';
+import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { rawExchange, send } from './traps.ts';
 
 /*

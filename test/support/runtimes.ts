@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A running proxy: its base URL (no trailing slash) and how to stop it. */
-export interface Proxy {
+export interface RunningProxy {
   readonly url: string;
   readonly runtime: Runtime;
   /** Everything the process printed so far. */
@@ -33,12 +33,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the proxy on `runtime` with `env` as its CORSWAY_ variables. */
-export function startProxy(runtime: Runtime, env: ProxyEnv = {}): Promise<Proxy> {
+export function startProxy(runtime: Runtime, env: ProxyEnv = {}): Promise<RunningProxy> {
   return runtime === 'node' ? startNode(env) : startWorker(env);
 }
 
 /** `npm start`'s command, on a free port of 127.0.0.1. */
-export async function startNode(env: ProxyEnv = {}): Promise<Proxy> {
+export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
     cwd: ROOT,
@@ -52,7 +52,7 @@ export async function startNode(env: ProxyEnv = {}): Promise<Proxy> {
  * `wrangler dev` (workerd), with each variable passed as `--var`.
  * `wranglerArgs` go last, e.g. `['--config', path]` for a config with extra bindings.
  */
-export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly string[] = []): Promise<Proxy> {
+export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly string[] = []): Promise<RunningProxy> {
   const port = await freePort();
   const vars = Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   // Fresh local state per start, unless the caller passes its own --persist-to:
@@ -117,9 +117,9 @@ function ready(
   url: string,
   line: RegExp | null,
   timeoutMs: number,
-): Promise<Proxy> {
+): Promise<RunningProxy> {
   let output = '';
-  const proxy: Proxy = {
+  const proxy: RunningProxy = {
     url,
     runtime,
     output: () => output,
