@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { memoryLimiter, type RateLimiter } from '../src/rate-limit.ts';
 import { redisLimiter } from '../src/redis-limiter.ts';
 import { RedisServer } from '../test/redis/redis-server.ts';
-import { type Proxy as RunningProxy, startNode, startWorker } from '../test/support/runtimes.ts';
+import { type RunningProxy, startNode, startWorker } from '../test/support/runtimes.ts';
 import { Upstream } from '../test/support/upstream.ts';
 
 const COUNT = Math.min(Number(process.argv[2] ?? 2000) || 2000, 20_000);
