@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { isPublicAddress } from './address.ts';
 import { ConfigError } from './config.ts';
@@ -121,7 +121,9 @@ export function nodeUpstream(options: {
     const res = await request(url, {
       method: method as 'GET',
       headers: flat,
-      body: body ? Readable.fromWeb(body as import('node:stream/web').ReadableStream) : null,
+      // undici writes an async iterable to the socket chunk by chunk (a web
+      // stream is one): no Readable.fromWeb layer in between.
+      body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
       signal,
       dispatcher: agent,
     });
