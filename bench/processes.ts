@@ -93,7 +93,17 @@ export function track(child: ChildProcess): void {
   child.once('exit', () => running.delete(child));
 }
 
-/** Kills what is still running: the last resort on exit, errors and signals. */
+const stoppers = new Set<() => Promise<void>>();
+
+/** Registers how to stop something started elsewhere (wrangler dev), for a run cut short. */
+export function onInterrupt(stop: () => Promise<void>): () => void {
+  stoppers.add(stop);
+  return () => {
+    stoppers.delete(stop);
+  };
+}
+
+/** Kills what is still running: the last resort on exit and errors. */
 function killAll(): void {
   for (const child of running) {
     try {
@@ -102,10 +112,18 @@ function killAll(): void {
   }
 }
 process.on('exit', killAll);
+// Interrupted: ask everything to stop (a child in the namespace passes it on to
+// its own children), then exit; whatever is left after 10 s is killed.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    killAll();
-    process.exit(130);
+    for (const child of running) child.kill('SIGTERM');
+    const stopped = Promise.allSettled([...stoppers].map((stop) => stop()));
+    const exited = new Promise<void>((resolve) => {
+      const poll = () => (running.size === 0 ? resolve() : setTimeout(poll, 50));
+      poll();
+    });
+    const deadline = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+    void Promise.race([Promise.all([stopped, exited]), deadline]).then(() => process.exit(130));
   });
 }
 

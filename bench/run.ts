@@ -5,7 +5,17 @@ import { fileURLToPath } from 'node:url';
 import { startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
-import { cpuMs, freePort, memory, ROOT, type Service, startService, watchMemory } from './processes.ts';
+import {
+  cpuMs,
+  freePort,
+  memory,
+  onInterrupt,
+  ROOT,
+  type Service,
+  startService,
+  track,
+  watchMemory,
+} from './processes.ts';
 import { machine, type Row, render, type Settings, verdicts } from './report.ts';
 import { type Load, wrk, wrkVersion } from './wrk.ts';
 
@@ -66,7 +76,7 @@ function enterNamespace(): boolean {
     stdio: 'inherit',
     env: { ...env, CORSWAY_BENCH_NAMESPACE: '1' },
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  track(child);
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
   return true;
 }
@@ -329,9 +339,12 @@ async function main(): Promise<number> {
 
     const scenarios = SCENARIOS.filter((s) => !settings.only || settings.only.has(s.id));
     let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
+    let forgetWorker: () => void = () => {};
     if (settings.worker && scenarios.some((s) => s.worker)) {
       try {
-        worker = await startWorker({ ...guardEnv });
+        const started = await startWorker({ ...guardEnv });
+        worker = started;
+        forgetWorker = onInterrupt(started.stop);
       } catch (error) {
         settings.workerNote = `wrangler dev did not start: ${(error as Error).message.split('\n')[0]}`;
       }
@@ -373,6 +386,7 @@ async function main(): Promise<number> {
         for (const service of extra) await service.stop();
       }
     } finally {
+      forgetWorker();
       await worker?.stop();
     }
   } finally {
