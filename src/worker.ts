@@ -55,6 +55,33 @@ export default {
       apps.set(env, app);
     }
     if (app instanceof ProxyError) return errorResponse(app, request.headers.get('origin'));
-    return app.fetch(request, env, ctx);
+    return respond(app, request, env, ctx);
   },
 };
+
+/** Up to this much of a request body left unread is drained; a longer one is cancelled. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+/**
+ * A refusal leaves the request body unread. workerd (seen in wrangler dev)
+ * then sometimes fails the connection's next request ("restarted
+ * mid-request"), so a small unread body is read to its end once the answer
+ * is ready; cancelling it instead breaks the keep-alive connection too.
+ */
+async function respond(app: Hono, request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const response = await app.fetch(request, env, ctx);
+  if (request.body && !request.bodyUsed) await drain(request.body);
+  return response;
+}
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  try {
+    for (let read = 0; read <= DRAIN_LIMIT; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {}
+}
