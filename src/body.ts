@@ -17,7 +17,9 @@ function tooLarge(max: number): ProxyError {
  * body again while the rest still streams from the client.
  */
 export class ReplayableBody {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #source: ReadableStream<Uint8Array>;
+  /** Taken on the first read, so a request refused before any hop leaves its body unlocked. */
+  #lockedReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   readonly #maxBytes: number;
   readonly #kept: Uint8Array[] = [];
   #read = 0;
@@ -33,8 +35,13 @@ export class ReplayableBody {
   readonly overflow: AbortSignal = this.#overflow.signal;
 
   constructor(source: ReadableStream<Uint8Array>, maxBytes: number) {
-    this.#reader = source.getReader();
+    this.#source = source;
     this.#maxBytes = maxBytes;
+  }
+
+  get #reader(): ReadableStreamDefaultReader<Uint8Array> {
+    this.#lockedReader ??= this.#source.getReader();
+    return this.#lockedReader;
   }
 
   /** Whether a new hop can still be given the whole body. */
@@ -97,7 +104,7 @@ export class ReplayableBody {
   /** Releases the client's body once no hop needs it. */
   discard(): void {
     this.#generation++;
-    this.#reader.cancel().catch(() => {});
+    (this.#lockedReader ?? this.#source).cancel().catch(() => {});
   }
 }
 

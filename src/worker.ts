@@ -70,7 +70,7 @@ const DRAIN_LIMIT = 1024 * 1024;
  */
 async function respond(app: Hono, request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
   const response = await app.fetch(request, env, ctx);
-  if (request.body && !request.bodyUsed) await drain(request.body);
+  if (request.body && !request.bodyUsed && !request.body.locked) await drain(request.body);
   return response;
 }
 
