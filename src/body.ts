@@ -26,6 +26,8 @@ export class ReplayableBody {
   #generation = 0;
   /** Set once the body was too large; the hop's error is replaced by a 413. */
   error: ProxyError | null = null;
+  /** Settles once the rest of an oversized upload was read and dropped (see #drain). */
+  drained: Promise<void> = Promise.resolve();
   readonly #overflow = new AbortController();
   /**
    * Aborts once the body is too large. The hop's fetch must be aborted, not
@@ -91,7 +93,7 @@ export class ReplayableBody {
   #drain(): void {
     const reader = this.#reader;
     const budget = this.#maxBytes;
-    void (async () => {
+    this.drained = (async () => {
       for (let dropped = 0; dropped <= budget; ) {
         const { done, value } = await reader.read();
         if (done) return;
@@ -99,6 +101,13 @@ export class ReplayableBody {
       }
       await reader.cancel();
     })().catch(() => {});
+  }
+
+  /** Waits until #drain is done, for at most `ms`, so a slow sender cannot hold the 413 back for long. */
+  async settle(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   /** Releases the client's body once no hop needs it. */

@@ -104,6 +104,10 @@ export async function forward(
       url = next;
     }
   } catch (error) {
+    // The 413 waits until the rest of the upload arrived (bounded): answering
+    // while the client still sends lets the connection be reset under it
+    // (workerd does), and the client never reads its 413.
+    await first.body?.settle(5_000);
     throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs });
   } finally {
     clearTimeout(timer);
