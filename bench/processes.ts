@@ -32,8 +32,8 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Runs `node --import tsx <script>` with `env` and waits for its "listening"
- * line, which names the port.
+ * Runs `<script>` with `env` (TypeScript through tsx, JavaScript as it is)
+ * and waits for its "listening" line, which names the port.
  */
 export function startService(
   name: string,
@@ -42,7 +42,8 @@ export function startService(
   host: string,
   timeoutMs = 30_000,
 ): Promise<Service> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const args = script.endsWith('.js') ? [script] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, HOST: host },
     stdio: ['ignore', 'pipe', 'pipe'],

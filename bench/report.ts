@@ -205,8 +205,8 @@ ${verdicts(rows).text}
 ## What was measured
 
 - **direct**: a keep-alive \`node:http\` server (\`bench/upstream.ts\`) answering
-  from memory. **corsway (Node)**: \`src/node.ts\`, as \`npm start\` runs it, request
-  logging off. **cors-anywhere**: 0.4.4 configured as its README recommends
+  from memory. **corsway (Node)**: the built package (\`npm run build\`, then
+  \`dist/cli.js\`, as \`npx corsway\` runs it), request logging off. **cors-anywhere**: 0.4.4 configured as its README recommends
   (\`removeHeaders: ['cookie', 'cookie2']\`, \`requireHeader: ['origin', 'x-requested-with']\`);
   it answers \`Connection: close\`, so each of its requests pays a new connection.
   ${s.worker ? `**corsway (wrangler dev)**: the Worker in local workerd, where it started${s.workerNote ? ` (${s.workerNote})` : ''}; wrangler dev is a development server, not Cloudflare's edge.` : 'corsway in wrangler dev was not measured in this run.'}
