@@ -89,15 +89,8 @@ export interface ProxySuggestion {
 }
 
 export interface Diagnosis {
-  readonly request: {
-    readonly url: string;
-    readonly origin: string;
-    readonly method: string;
-    readonly headers: readonly string[];
-    readonly contentType: string | null;
-    readonly credentials: Credentials;
-    readonly read: readonly string[];
-  };
+  /** The question as asked, its URL as text for JSON. */
+  readonly request: Omit<Question, 'url'> & { readonly url: string };
   /** `same-origin` needs no CORS; `simple` is sent without a preflight. */
   readonly kind: 'same-origin' | 'simple' | 'preflighted';
   /** Why the browser sends a preflight first (empty for a simple request). */
