@@ -64,3 +64,17 @@ export function clientKey(address: string): string {
   const parts = (ip as ipaddr.IPv6).parts.slice(0, 4);
   return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
 }
+
+/**
+ * The client's address on a server that sees sockets: the socket's, or with
+ * `trustProxy` the last `X-Forwarded-For` hop, the one the operator's own
+ * reverse proxy appended (earlier hops are whatever the client claimed).
+ */
+export function socketClientAddress(
+  socketAddress: string,
+  forwardedFor: string | undefined,
+  trustProxy: boolean,
+): string {
+  if (!trustProxy) return socketAddress;
+  return forwardedFor?.split(',').at(-1)?.trim() || socketAddress;
+}

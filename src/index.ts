@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { socketClientAddress } from './address.ts';
 import { type Capabilities, createApp, type RequestRecord } from './app.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { fetchUpstream } from './fetch-upstream.ts';
@@ -147,9 +148,7 @@ function defaultClientAddress(trustProxy: boolean): (c: Context) => string {
   return (c) => {
     if (onWorkers) return c.req.header('cf-connecting-ip') ?? '';
     const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-    const socketAddress = env?.incoming?.socket?.remoteAddress ?? '';
-    if (!trustProxy) return socketAddress;
-    return c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim() || socketAddress;
+    return socketClientAddress(env?.incoming?.socket?.remoteAddress ?? '', c.req.header('x-forwarded-for'), trustProxy);
   };
 }
 

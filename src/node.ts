@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { type HttpBindings, serve } from '@hono/node-server';
 import type { Context } from 'hono';
 import { accessLogger } from './access-log.ts';
+import { socketClientAddress } from './address.ts';
 import { createApp } from './app.ts';
 import { ConfigError, parseConfig, parseListen } from './config.ts';
 import { errorResponse, ProxyError } from './errors.ts';
@@ -52,13 +53,8 @@ const redis =
 
 const app = createApp(config, {
   upstream,
-  clientAddress: (c: Context<{ Bindings: HttpBindings }>) => {
-    const socketAddress = c.env.incoming.socket.remoteAddress ?? '';
-    if (!config.trustProxy) return socketAddress;
-    // Only the hop our own reverse proxy appended can be trusted.
-    const hops = c.req.header('x-forwarded-for')?.split(',');
-    return hops?.at(-1)?.trim() || socketAddress;
-  },
+  clientAddress: (c: Context<{ Bindings: HttpBindings }>) =>
+    socketClientAddress(c.env.incoming.socket.remoteAddress ?? '', c.req.header('x-forwarded-for'), config.trustProxy),
   log: accessLogger(config.logLevel, (line) => process.stdout.write(line)),
   metrics,
   limiter: redis,
