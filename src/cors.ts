@@ -25,11 +25,6 @@ export function preflightFields(request: Headers, maxAge: number): Record<string
   return fields;
 }
 
-/** preflightFields as Headers. */
-export function preflightHeaders(request: Headers, maxAge: number): Headers {
-  return new Headers(preflightFields(request, maxAge));
-}
-
 /** Adds `value` to a comma-list header unless it is already there. */
 function mergeToken(headers: Headers, name: string, value: string): void {
   const current = headers.get(name);

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { Config } from './config.ts';
-import { addCorsHeaders, preflightHeaders } from './cors.ts';
+import { addCorsHeaders, preflightFields } from './cors.ts';
 import {
   type Credentials,
   corsCheck,
@@ -517,7 +517,7 @@ function suggestion(q: Question, run: Run, last: Headers | null): ProxySuggestio
     const asked = new Headers({ origin: q.origin, 'access-control-request-method': q.method });
     if (unsafe.length > 0) asked.set('access-control-request-headers', unsafe.join(','));
     findings.push(
-      ...preflightCheck(204, preflightHeaders(asked, config.maxAge), {
+      ...preflightCheck(204, new Headers(preflightFields(asked, config.maxAge)), {
         origin: q.origin,
         credentials: q.credentials,
         method: q.method,

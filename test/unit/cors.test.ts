@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { addCorsHeaders, isPreflight, preflightHeaders } from '../../src/cors.ts';
+import { addCorsHeaders, isPreflight, preflightFields } from '../../src/cors.ts';
 
 describe('isPreflight(method, headers)', () => {
   test.each<[string, Record<string, string>, boolean]>([
@@ -14,15 +14,17 @@ describe('isPreflight(method, headers)', () => {
   });
 });
 
-describe('preflightHeaders(request, maxAge)', () => {
+describe('preflightFields(request, maxAge)', () => {
   test('allows what was asked, for the asking origin, with Max-Age and Vary', () => {
-    const h = preflightHeaders(
-      new Headers({
-        origin: 'https://a.example',
-        'access-control-request-method': 'DELETE',
-        'access-control-request-headers': 'x-api-key,content-type',
-      }),
-      600,
+    const h = new Headers(
+      preflightFields(
+        new Headers({
+          origin: 'https://a.example',
+          'access-control-request-method': 'DELETE',
+          'access-control-request-headers': 'x-api-key,content-type',
+        }),
+        600,
+      ),
     );
     expect(Object.fromEntries(h)).toEqual({
       'access-control-allow-origin': 'https://a.example',
@@ -34,7 +36,9 @@ describe('preflightHeaders(request, maxAge)', () => {
   });
 
   test('no requested headers -> no Allow-Headers', () => {
-    const h = preflightHeaders(new Headers({ origin: 'https://a.example', 'access-control-request-method': 'GET' }), 0);
+    const h = new Headers(
+      preflightFields(new Headers({ origin: 'https://a.example', 'access-control-request-method': 'GET' }), 0),
+    );
     expect(h.has('access-control-allow-headers')).toBe(false);
     expect(h.get('access-control-max-age')).toBe('0');
   });
