@@ -2,20 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startWorker } from '../test/support/runtimes.ts';
+import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
-import {
-  cpuMs,
-  freePort,
-  memory,
-  onInterrupt,
-  ROOT,
-  type Service,
-  startService,
-  track,
-  watchMemory,
-} from './processes.ts';
+import { cpuMs, memory, onInterrupt, ROOT, type Service, startService, track, watchMemory } from './processes.ts';
 import { machine, type Row, render, type Settings, verdicts } from './report.ts';
 import { type Load, wrk, wrkVersion } from './wrk.ts';
 
