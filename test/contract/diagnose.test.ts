@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose.ts';
+import { permissive } from '../support/cors-target.ts';
 import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
@@ -16,24 +17,6 @@ function cors(
     res.writeHead(Number(status ?? (req.method === 'OPTIONS' ? 204 : 200)), headers);
     res.end(req.method === 'OPTIONS' ? undefined : 'payload');
   };
-}
-
-/** Reflects the Origin and whatever the preflight asked for, with credentials: a correct CORS server. */
-function permissive(req: IncomingMessage, res: ServerResponse): void {
-  const headers: Record<string, string> = {
-    'access-control-allow-origin': String(req.headers.origin),
-    'access-control-allow-credentials': 'true',
-    'access-control-expose-headers': 'x-total',
-    vary: 'Origin',
-    'x-total': '42',
-  };
-  if (req.method === 'OPTIONS') {
-    headers['access-control-allow-methods'] = String(req.headers['access-control-request-method']);
-    const asked = req.headers['access-control-request-headers'];
-    if (asked) headers['access-control-allow-headers'] = String(asked);
-  }
-  res.writeHead(req.method === 'OPTIONS' ? 204 : 200, headers);
-  res.end(req.method === 'OPTIONS' ? undefined : 'payload');
 }
 
 /** Each way a target can make the browser block, as a route of one upstream. */

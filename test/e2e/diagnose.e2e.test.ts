@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose.ts';
+import { permissive } from '../support/cors-target.ts';
 import { ROOT, RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 import {
@@ -54,24 +55,6 @@ function route(answer: Answer) {
     res.writeHead(Number(status ?? (req.method === 'OPTIONS' ? 204 : 200)), headers);
     res.end(req.method === 'OPTIONS' ? undefined : 'payload');
   };
-}
-
-/** A correct CORS server: reflects the origin, allows what the preflight asks, exposes x-total. */
-function permissive(req: IncomingMessage, res: ServerResponse): void {
-  const headers: Headers = {
-    'access-control-allow-origin': String(req.headers.origin),
-    'access-control-allow-credentials': 'true',
-    'access-control-expose-headers': 'x-total',
-    vary: 'Origin',
-    'x-total': '42',
-  };
-  if (req.method === 'OPTIONS') {
-    headers['access-control-allow-methods'] = String(req.headers['access-control-request-method']);
-    const asked = req.headers['access-control-request-headers'];
-    if (asked) headers['access-control-allow-headers'] = String(asked);
-  }
-  res.writeHead(req.method === 'OPTIONS' ? 204 : 200, headers);
-  res.end(req.method === 'OPTIONS' ? undefined : 'payload');
 }
 
 /** A second origin, for redirects that cross origins. It allows the page's origin by name only. */
