@@ -7,7 +7,12 @@ import { withFailover } from './limiter-failover.ts';
 import { bindingLimiter, bindingProblem, memoryLimiter, type RateLimitBinding } from './rate-limit.ts';
 import type { Upstream } from './upstream.ts';
 
-/** Workers' global fetch, told not to follow redirects so each hop is checked. */
+/**
+ * Workers' global fetch, told not to follow redirects so each hop is checked.
+ * Not fetch-upstream.ts: that one drops Content-Encoding for runtimes that
+ * would send the decoded body as it is, whereas workerd compresses a body
+ * again for a response that keeps the header, so compression survives here.
+ */
 const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
   const res = await fetch(url, { method, headers, body, signal, redirect: 'manual' });
   return { status: res.status, headers: new Headers(res.headers), body: res.body };
