@@ -10,6 +10,32 @@ function tooLarge(max: number): ProxyError {
   );
 }
 
+/** How the proxy reads a client's body: a web stream (Fetch runtimes) or a Node stream (its async iterator). */
+export type BodySource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** One read at a time, and a way to stop: what both kinds of source offer. */
+interface Reader {
+  read(): Promise<IteratorResult<Uint8Array, unknown>>;
+  cancel(): Promise<unknown>;
+}
+
+function readerOf(source: BodySource): Reader {
+  if ('getReader' in source) {
+    const reader = source.getReader();
+    return { read: () => reader.read() as Promise<IteratorResult<Uint8Array>>, cancel: () => reader.cancel() };
+  }
+  const chunks = source[Symbol.asyncIterator]();
+  return { read: () => chunks.next(), cancel: async () => chunks.return?.() };
+}
+
+/**
+ * One hop's copy of the request body, as an upstream takes it: iterated (a
+ * Node client writes chunks as they come) or as a web stream (for `fetch`).
+ */
+export interface RequestBody extends AsyncIterable<Uint8Array> {
+  stream(): ReadableStream<Uint8Array>;
+}
+
 /**
  * A request body read once from the client and offered to each redirect hop.
  * Bytes are counted as they stream (Content-Length is not trusted) and the
@@ -17,9 +43,9 @@ function tooLarge(max: number): ProxyError {
  * body again while the rest still streams from the client.
  */
 export class ReplayableBody {
-  readonly #source: ReadableStream<Uint8Array>;
+  readonly #source: BodySource;
   /** Taken on the first read, so a request refused before any hop leaves its body unlocked. */
-  #lockedReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #lockedReader: Reader | null = null;
   readonly #maxBytes: number;
   readonly #kept: Uint8Array[] = [];
   #read = 0;
@@ -28,21 +54,20 @@ export class ReplayableBody {
   error: ProxyError | null = null;
   /** Settles once the rest of an oversized upload was read and dropped (see #drain). */
   drained: Promise<void> = Promise.resolve();
-  readonly #overflow = new AbortController();
   /**
-   * Aborts once the body is too large. The hop's fetch must be aborted, not
-   * merely its body stream errored: workerd ends an upload whose stream errors
-   * as if it were complete, and the target would take the truncated body.
+   * Called once the body is too large. The hop must be aborted, not merely
+   * its body errored: workerd ends an upload whose stream errors as if it
+   * were complete, and the target would take the truncated body.
    */
-  readonly overflow: AbortSignal = this.#overflow.signal;
+  onOverflow: (error: ProxyError) => void = () => {};
 
-  constructor(source: ReadableStream<Uint8Array>, maxBytes: number) {
+  constructor(source: BodySource, maxBytes: number) {
     this.#source = source;
     this.#maxBytes = maxBytes;
   }
 
-  get #reader(): ReadableStreamDefaultReader<Uint8Array> {
-    this.#lockedReader ??= this.#source.getReader();
+  get #reader(): Reader {
+    this.#lockedReader ??= readerOf(this.#source);
     return this.#lockedReader;
   }
 
@@ -51,37 +76,49 @@ export class ReplayableBody {
     return this.#read <= REPLAY_LIMIT;
   }
 
-  /** A fresh stream of the whole body for the next hop; earlier streams stop. */
-  stream(): ReadableStream<Uint8Array> {
+  /** A fresh copy of the whole body for the next hop; earlier copies stop. */
+  hop(): RequestBody {
     const generation = ++this.#generation;
     let index = 0;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        if (generation !== this.#generation) return controller.close();
-        const kept = this.#kept[index];
-        if (kept) {
-          index++;
-          return controller.enqueue(kept);
-        }
-        const { done, value } = await this.#reader.read();
-        if (done) return controller.close();
-        this.#read += value.byteLength;
-        if (this.#read > this.#maxBytes) {
-          this.error = tooLarge(this.#maxBytes);
-          this.#drain();
-          this.#overflow.abort(this.error);
-          return controller.error(this.error);
-        }
-        if (this.#read <= REPLAY_LIMIT) {
-          this.#kept.push(value);
-          index++;
-        }
-        controller.enqueue(value);
+    // The next chunk of this hop's copy, or null at its end.
+    const next = async (): Promise<Uint8Array | null> => {
+      if (generation !== this.#generation) return null;
+      const kept = this.#kept[index];
+      if (kept) {
+        index++;
+        return kept;
+      }
+      const { done, value } = await this.#reader.read();
+      if (done) return null;
+      this.#read += value.byteLength;
+      if (this.#read > this.#maxBytes) {
+        this.error = tooLarge(this.#maxBytes);
+        this.#drain();
+        this.onOverflow(this.error);
+        throw this.error;
+      }
+      if (this.#read <= REPLAY_LIMIT) {
+        this.#kept.push(value);
+        index++;
+      }
+      return value;
+    };
+    return {
+      async *[Symbol.asyncIterator]() {
+        for (let chunk = await next(); chunk; chunk = await next()) yield chunk;
       },
-      // A hop that ends early (an answer before the whole upload) must not end
-      // the client's body: the next hop may still need it.
-      cancel: () => {},
-    });
+      stream: () =>
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const chunk = await next();
+            if (chunk) controller.enqueue(chunk);
+            else controller.close();
+          },
+          // A hop that ends early (an answer before the whole upload) must not end
+          // the client's body: the next hop may still need it.
+          cancel: () => {},
+        }),
+    };
   }
 
   /**
@@ -113,7 +150,7 @@ export class ReplayableBody {
   /** Releases the client's body once no hop needs it. */
   discard(): void {
     this.#generation++;
-    (this.#lockedReader ?? this.#source).cancel().catch(() => {});
+    (this.#lockedReader ?? readerOf(this.#source)).cancel().catch(() => {});
   }
 }
 

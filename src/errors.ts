@@ -46,17 +46,24 @@ export function findProxyError(error: unknown): ProxyError | undefined {
 }
 
 /**
- * The one place a refusal becomes a response: the SPEC's JSON body, its status,
+ * The one place a refusal becomes an answer: the SPEC's JSON body, its status,
  * its own headers, and CORS headers so the page can read all of it.
  */
-export function errorResponse(error: ProxyError, origin: string | null, extra?: Headers): Response {
+export function refusal(
+  error: ProxyError,
+  origin: string | null,
+  extra?: Headers,
+): { status: number; headers: Headers; body: string } {
   const headers = new Headers(extra);
   headers.set('content-type', 'application/json; charset=utf-8');
   headers.set('cache-control', 'no-store');
   for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
   addCorsHeaders(headers, origin);
-  return new Response(JSON.stringify({ error: error.code, message: error.message }), {
-    status: error.status,
-    headers,
-  });
+  return { status: error.status, headers, body: JSON.stringify({ error: error.code, message: error.message }) };
+}
+
+/** The refusal as a WHATWG Response. */
+export function errorResponse(error: ProxyError, origin: string | null, extra?: Headers): Response {
+  const { status, headers, body } = refusal(error, origin, extra);
+  return new Response(body, { status, headers });
 }

@@ -10,7 +10,13 @@ const DECODED_BY_FETCH = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
  * `corsway/node`, which refuses non-public addresses at connect time.
  */
 export const fetchUpstream: Upstream = async ({ url, method, headers, body, signal }) => {
-  const init: RequestInit & { duplex?: 'half' } = { method, headers, body, signal, redirect: 'manual' };
+  const init: RequestInit & { duplex?: 'half' } = {
+    method,
+    headers,
+    body: body?.stream() ?? null,
+    signal,
+    redirect: 'manual',
+  };
   // A streamed request body needs half duplex on Node (undici); others ignore it.
   if (body) init.duplex = 'half';
   const res = await fetch(url, init);

@@ -1,11 +1,11 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { isPublicAddress } from './address.ts';
 import { ConfigError } from './config.ts';
 import { privateTarget } from './target.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
 
 /** Resolves a host name to every address it has, as `dns.lookup` does. */
 export type Resolve = (hostname: string) => Promise<readonly string[]>;
@@ -84,9 +84,11 @@ export function egressFromEnv(env: Readonly<Record<string, string | undefined>>)
 }
 
 /**
- * The Node upstream: undici's `request` over a keep-alive pool. It neither
- * follows redirects nor decodes bodies, so compressed bytes pass through with
- * the Content-Encoding and Content-Length that describe them.
+ * The Node upstream: undici's dispatcher over a keep-alive pool, driven
+ * directly (not through `request`, whose Readable body costs as much again as
+ * the rest of a small proxied request). It neither follows redirects nor
+ * decodes bodies, so compressed bytes pass through with the Content-Encoding
+ * and Content-Length that describe them.
  *
  * With an egress proxy, the connection is to the proxy (trusted configuration),
  * so the connect-time guard cannot see the target; instead the target's name
@@ -100,7 +102,10 @@ export function nodeUpstream(options: {
   /** @default null (connect directly) */
   egress?: Egress | null;
 }): {
+  /** Hands out web streams, as every upstream of the portable app does. */
   upstream: Upstream;
+  /** Hands out the socket's body itself, for the Node entry to write straight to its client. */
+  socketUpstream: Upstream<SocketBody>;
   close: () => Promise<void>;
 } {
   const resolve = options.resolve ?? systemResolve;
@@ -114,83 +119,179 @@ export function nodeUpstream(options: {
   const { egress } = options;
   const agent: Dispatcher = egress ? new EnvHttpProxyAgent({ ...agentOptions, ...egress }) : new Agent(agentOptions);
   const checkBeforeProxy = egress && guard;
-  const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
-    if (checkBeforeProxy) await checkResolved(url.hostname, resolve);
-    const flat: string[] = [];
-    for (const [name, value] of headers) flat.push(name, value);
-    const res = await request(url, {
-      method: method as 'GET',
-      headers: flat,
-      // undici writes an async iterable to the socket chunk by chunk (a web
-      // stream is one): no Readable.fromWeb layer in between.
-      body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
-      signal,
-      dispatcher: agent,
-    });
-    const out = new Headers();
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (Array.isArray(value)) for (const v of value) out.append(name, v);
-      else if (value !== undefined) out.append(name, value);
-    }
-    const empty = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
-    if (empty) res.body.resume();
-    return { status: res.statusCode, headers: out, body: empty ? null : webBody(res.body) };
+  const socketUpstream: Upstream<SocketBody> = async (request) => {
+    if (checkBeforeProxy) await checkResolved(request.url.hostname, resolve);
+    return dispatch(agent, request);
   };
-  return { upstream, close: () => agent.close() };
+  const upstream: Upstream = async (request) => {
+    const { status, headers, body } = await socketUpstream(request);
+    return { status, headers, body: body?.stream() ?? null };
+  };
+  return { upstream, socketUpstream, close: () => agent.close() };
 }
 
-/** The undici body behind each web body handed out, until the web side is read. */
-const sources = new WeakMap<ReadableStream<Uint8Array>, Readable>();
-
-/**
- * A web stream over an undici body that touches the body only when first
- * read, so the Node entry can still pipe the body itself (see nodeSource).
- * Not Readable.toWeb: on Node 20, cancelling that stream while data is in
- * flight throws "Controller is already closed" from an event handler, an
- * uncaught exception that stops the server (any target could trigger it).
- * Not undici's `body.body` either: it attaches to the body at once and copies
- * every chunk (a byte stream transfers what it is given).
- */
-function webBody(source: Readable): ReadableStream<Uint8Array> {
-  // undici's body emits 'error' when destroyed unread (a redirect's body is
-  // cancelled, never read); with no listener that stops the process. Readers
-  // still see errors through the iterator or the pipe.
-  source.on('error', () => {});
-  let chunks: AsyncIterator<Uint8Array> | null = null;
-  let cancelled = false;
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        sources.delete(stream);
-        chunks ??= source[Symbol.asyncIterator]();
-        const { done, value } = await chunks.next();
-        // A read that was in flight when the reader cancelled has nowhere to go.
-        if (cancelled) return;
-        if (done) controller.close();
-        else controller.enqueue(value);
+function dispatch(agent: Dispatcher, { url, method, headers, body, signal }: UpstreamRequest) {
+  return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
+    const flat: string[] = [];
+    headers.forEach((value, name) => {
+      flat.push(name, value);
+    });
+    let controller: Dispatcher.DispatchController | null = null;
+    let target: SocketBody | null = null;
+    const abort = () => controller?.abort(signal.reason ?? new Error('aborted'));
+    const settle = () => signal.removeEventListener('abort', abort);
+    signal.addEventListener('abort', abort, { once: true });
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(started) {
+        controller = started;
+        if (signal.aborted) abort();
       },
-      async cancel() {
-        cancelled = true;
-        sources.delete(stream);
-        if (chunks) await chunks.return?.();
-        else source.destroy();
+      onResponseStart(started, status, fields) {
+        const out = new Headers();
+        for (const [name, value] of Object.entries(fields)) {
+          if (Array.isArray(value)) for (const v of value) out.append(name, v);
+          else if (value !== undefined) out.append(name, value);
+        }
+        target = new SocketBody(started);
+        resolve({ status, headers: out, body: target });
       },
-    },
-    // Nothing is pulled before a reader asks.
-    { highWaterMark: 0 },
-  );
-  sources.set(stream, source);
-  return stream;
+      onResponseData(_, chunk) {
+        target?.push(chunk);
+      },
+      onResponseEnd() {
+        settle();
+        target?.finish(null);
+      },
+      onResponseError(_, error) {
+        settle();
+        if (target) target.finish(error);
+        else reject(error);
+      },
+    };
+    try {
+      agent.dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: method as Dispatcher.HttpMethod,
+          headers: flat,
+          // undici writes an async iterable to the socket chunk by chunk.
+          body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
+        },
+        handler,
+      );
+    } catch (error) {
+      settle();
+      reject(error);
+    }
+  });
 }
 
+/** What reads a SocketBody: `data` answers false to say "wait for my resume()". */
+export interface BodyReader {
+  data(chunk: Buffer): boolean;
+  end(): void;
+  error(error: Error): void;
+}
+
+/** How much of a target's body is held while nobody reads it yet. */
+const HOLD_BYTES = 64 * 1024;
+
 /**
- * The undici body behind a web body from this upstream, if nothing read or
- * locked it yet: the Node entry then pipes it to the client without going
- * through web streams. Undefined for any other stream.
+ * A target's body as it comes off the socket. Until a reader takes it, a
+ * little is held (the whole of a small body usually arrives with the
+ * headers) and the socket is paused; then each chunk goes straight to the
+ * reader, and the socket pauses whenever the reader asks it to wait.
  */
-export function nodeSource(stream: ReadableStream<Uint8Array>): Readable | undefined {
-  const source = sources.get(stream);
-  return source && !stream.locked && !source.destroyed ? source : undefined;
+export class SocketBody {
+  readonly #controller: Dispatcher.DispatchController;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #ended = false;
+  #error: Error | null = null;
+  #reader: BodyReader | null = null;
+
+  constructor(controller: Dispatcher.DispatchController) {
+    this.#controller = controller;
+  }
+
+  /** True once the target sent all of it (it may still be held). */
+  get complete(): boolean {
+    return this.#ended && this.#error === null;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#reader) {
+      if (!this.#reader.data(chunk)) this.#controller.pause();
+      return;
+    }
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes >= HOLD_BYTES) this.#controller.pause();
+  }
+
+  finish(error: Error | null): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    if (!this.#reader) return;
+    if (error) this.#reader.error(error);
+    else this.#reader.end();
+  }
+
+  /** Hands the body to `reader`: what is held at once, then each chunk as it arrives. */
+  read(reader: BodyReader): void {
+    this.#reader = reader;
+    const held = this.#held;
+    this.#held = [];
+    let ready = true;
+    for (const chunk of held) ready = reader.data(chunk) && ready;
+    if (this.#ended) {
+      if (this.#error) reader.error(this.#error);
+      else reader.end();
+    } else if (ready) this.#controller.resume();
+  }
+
+  /** Lets the target's bytes flow again after the reader asked to wait. */
+  resume(): void {
+    this.#controller.resume();
+  }
+
+  /** Drops the body: the target's connection is closed unless it was already read to its end. */
+  async cancel(): Promise<void> {
+    this.#held = [];
+    this.#reader = null;
+    if (!this.#ended) this.#controller.abort(new Error('cancelled'));
+  }
+
+  /** The body as a web stream, for runtimes of the portable app. */
+  stream(): ReadableStream<Uint8Array> {
+    let open = true;
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.read({
+            data: (chunk) => {
+              if (open) controller.enqueue(chunk);
+              return (controller.desiredSize ?? 0) > 0;
+            },
+            end: () => {
+              if (open) controller.close();
+            },
+            error: (error) => {
+              if (open) controller.error(error);
+            },
+          });
+        },
+        pull: () => this.resume(),
+        cancel: () => {
+          open = false;
+          return this.cancel();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: HOLD_BYTES }),
+    );
+  }
 }
 
 /** Refuses a host unless every address it resolves to is public. */

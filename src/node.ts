@@ -1,16 +1,18 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type HttpBindings, serve } from '@hono/node-server';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import { accessLogger } from './access-log.ts';
 import { socketClientAddress } from './address.ts';
 import { createApp } from './app.ts';
 import { ConfigError, parseConfig, parseListen } from './config.ts';
-import { errorResponse, ProxyError } from './errors.ts';
+import { ProxyError, refusal } from './errors.ts';
 import { createMetrics } from './metrics.ts';
-import { relayBodies } from './node-relay.ts';
+import { nodeProxy } from './node-proxy.ts';
 import { type Egress, egressFromEnv, nodeUpstream } from './node-upstream.ts';
+import { createProxy } from './proxy.ts';
+import { memoryLimiter } from './rate-limit.ts';
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -42,33 +44,35 @@ try {
   process.exit(1);
 }
 
-const { upstream, close } = nodeUpstream({ ...config, egress });
+const { upstream, socketUpstream, close } = nodeUpstream({ ...config, egress });
 const metrics = config.metrics ? createMetrics() : undefined;
-// Without a URL, budgets stay in this process's memory (the app's default).
+// Without a URL, budgets stay in this process's memory, shared by the proxy and the app.
 // Loaded only when used: the Redis client alone adds about 24 MB of resident memory.
 const redis =
   config.redisUrl && config.rateLimit
     ? (await import('./redis-limiter.ts')).redisLimiter(config.redisUrl, config.rateLimit, config.rateLimitFailure)
     : undefined;
+const limiter = redis ?? (config.rateLimit ? memoryLimiter(config.rateLimit) : undefined);
+const log = accessLogger(config.logLevel, (line) => process.stdout.write(line));
 
 const app = createApp(config, {
   upstream,
   clientAddress: (c: Context<{ Bindings: HttpBindings }>) =>
     socketClientAddress(c.env.incoming.socket.remoteAddress ?? '', c.req.header('x-forwarded-for'), config.trustProxy),
-  log: accessLogger(config.logLevel, (line) => process.stdout.write(line)),
+  log,
   metrics,
-  limiter: redis,
+  limiter,
   health: redis?.problem,
 });
+const proxy = createProxy(config, { upstream: socketUpstream, limiter, log, metrics });
 
-const server = serve(
-  { fetch: relayBodies(app.fetch), hostname: listen.host, port: listen.port, serverOptions: SERVER_LIMITS },
-  (info: AddressInfo) => {
-    console.log(
-      `corsway listening on http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
-    );
-  },
-);
+const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
+server.listen(listen.port, listen.host, () => {
+  const info = server.address() as AddressInfo;
+  console.log(
+    `corsway listening on http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
+  );
+});
 if (metrics) {
   server.on('connection', (socket: import('node:net').Socket) => {
     metrics.connectionOpened();
@@ -78,16 +82,15 @@ if (metrics) {
 
 // Node hands CONNECT to a 'connect' listener, never to the app (and a Request
 // cannot carry that method): refuse it here with the app's own 405.
-server.on('connect', async (req: IncomingMessage, socket: Duplex) => {
+server.on('connect', (req: IncomingMessage, socket: Duplex) => {
   socket.on('error', () => {});
-  const res = errorResponse(
+  const { status, headers, body } = refusal(
     new ProxyError('method_not_allowed', 'CONNECT requests are not proxied.'),
     req.headers.origin ?? null,
   );
-  const body = await res.text();
-  const head = [...res.headers].map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const head = [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
-    `HTTP/1.1 405 Method Not Allowed\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 });
 
@@ -97,7 +100,7 @@ function shutdown(signal: string): void {
     redis?.close();
     close().finally(() => process.exit(0));
   });
-  if ('closeIdleConnections' in server) server.closeIdleConnections();
+  server.closeIdleConnections();
   setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'));

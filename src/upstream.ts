@@ -1,4 +1,4 @@
-import type { ReplayableBody } from './body.ts';
+import type { ReplayableBody, RequestBody } from './body.ts';
 import { findProxyError, ProxyError } from './errors.ts';
 import { checkTarget, type TargetPolicy } from './target.ts';
 
@@ -7,22 +7,33 @@ export interface UpstreamRequest {
   readonly url: URL;
   readonly method: string;
   readonly headers: Headers;
-  readonly body: ReadableStream<Uint8Array> | null;
+  readonly body: RequestBody | null;
   readonly signal: AbortSignal;
 }
 
-/** The target's answer. The body streams; compressed bytes may pass untouched. */
-export interface UpstreamResponse {
+/** What the proxy needs of a target's body before it is relayed: a way to drop it. */
+export interface Cancellable {
+  cancel(): Promise<void>;
+}
+
+/**
+ * The target's answer. The body streams; compressed bytes may pass untouched.
+ * A web stream by default; the Node entry's own upstream hands over its
+ * socket's body (node-upstream.ts).
+ */
+export interface UpstreamResponse<Body extends Cancellable = ReadableStream<Uint8Array>> {
   readonly status: number;
   readonly headers: Headers;
-  readonly body: ReadableStream<Uint8Array> | null;
+  readonly body: Body | null;
 }
 
 /**
  * How the runtime talks to targets. Node's refuses non-public addresses at
  * connect time; Workers' is the global fetch. Tests pass their own.
  */
-export type Upstream = (request: UpstreamRequest) => Promise<UpstreamResponse>;
+export type Upstream<Body extends Cancellable = ReadableStream<Uint8Array>> = (
+  request: UpstreamRequest,
+) => Promise<UpstreamResponse<Body>>;
 
 export interface ForwardOptions {
   readonly policy: TargetPolicy;
@@ -30,10 +41,18 @@ export interface ForwardOptions {
   readonly timeoutMs: number;
 }
 
-export interface Forwarded {
-  readonly response: UpstreamResponse;
+export interface Forwarded<Body extends Cancellable> {
+  readonly response: UpstreamResponse<Body>;
   /** The URL that answered, after redirects. */
   readonly url: URL;
+}
+
+/** A controller aborted when `signal` is: the caller's own, to abort for its reasons too. */
+export function follow(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  return controller;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -44,31 +63,29 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
  * Sends the request and follows redirects itself, so every hop passes the same
  * target checks. 301/302/303 turn POST into GET as browsers do; other hops
  * replay the body when it could be kept, and are relayed to the client otherwise.
+ * `abort` is the request's controller, aborted by the caller when the client
+ * goes away; forward aborts it when the target is too slow or the upload too
+ * large (one controller per request: Node 20 makes each one costly).
  */
-export async function forward(
-  upstream: Upstream,
-  first: { url: URL; method: string; headers: Headers; body: ReplayableBody | null; signal: AbortSignal },
+export async function forward<Body extends Cancellable>(
+  upstream: Upstream<Body>,
+  first: { url: URL; method: string; headers: Headers; body: ReplayableBody | null; abort: AbortController },
   options: ForwardOptions,
-): Promise<Forwarded> {
-  // One controller, aborted by the timer or by the client going away: cheaper
-  // per request than AbortSignal.any, which Node 20 tracks with weak references.
-  const controller = new AbortController();
+): Promise<Forwarded<Body>> {
+  const controller = first.abort;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, options.timeoutMs);
-  const clientGone = () => controller.abort(first.signal.reason);
-  if (first.signal.aborted) clientGone();
-  else first.signal.addEventListener('abort', clientGone, { once: true });
-  // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.overflow).
-  first.body?.overflow.addEventListener('abort', () => controller.abort(first.body?.error), { once: true });
+  // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
+  if (first.body) first.body.onOverflow = (error) => controller.abort(error);
   const signal = controller.signal;
   let { url, method, headers, body } = first;
   try {
     for (let hop = 0; ; hop++) {
       checkTarget(url, options.policy);
-      const response = await upstream({ url, method, headers, body: body?.stream() ?? null, signal });
+      const response = await upstream({ url, method, headers, body: body?.hop() ?? null, signal });
       // A runtime may end the upload cleanly when the body stream errors
       // (workerd does), so a target can answer a body the proxy cut off.
       if (body?.error) {

@@ -14,7 +14,7 @@ import type { Upstream } from './upstream.ts';
  * again for a response that keeps the header, so compression survives here.
  */
 const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
-  const res = await fetch(url, { method, headers, body, signal, redirect: 'manual' });
+  const res = await fetch(url, { method, headers, body: body?.stream() ?? null, signal, redirect: 'manual' });
   return { status: res.status, headers: new Headers(res.headers), body: res.body };
 };
 

@@ -9,7 +9,11 @@ function appWithRecorder() {
   const app = createApp(parseConfig({}), {
     clientAddress: () => '203.0.113.1',
     upstream: async (req: UpstreamRequest) => {
-      seen.push({ method: req.method, url: req.url.href, body: req.body ? await new Response(req.body).text() : null });
+      seen.push({
+        method: req.method,
+        url: req.url.href,
+        body: req.body ? await new Response(req.body.stream()).text() : null,
+      });
       return {
         status: 200,
         headers: new Headers({ 'content-type': 'text/plain', 'content-length': '5' }),
