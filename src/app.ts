@@ -1,11 +1,12 @@
 import { type Context, Hono } from 'hono';
+import { Abort } from './abort.ts';
 import type { Config } from './config.ts';
 import { handleDiagnose } from './diagnose.ts';
 import { errorResponse } from './errors.ts';
 import { METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts';
 import { asProxyError, checkOrigin, createProxy, type RequestRecord } from './proxy.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { follow, type Upstream } from './upstream.ts';
+import type { Upstream } from './upstream.ts';
 
 export type { RequestRecord } from './proxy.ts';
 
@@ -96,7 +97,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       headers: req.headers,
       // On Node, reading `body` builds a whole WHATWG Request: the method is tested first.
       body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
-      abort: follow(req.signal),
+      abort: Abort.following(req.signal),
       client: () => caps.clientAddress(c),
     });
     let body = answer.body;

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { Abort } from './abort.ts';
 import type { Config } from './config.ts';
 import { addCorsHeaders, preflightFields } from './cors.ts';
 import {
@@ -21,7 +22,7 @@ import { diagnosePage } from './diagnose-page.ts';
 import { errorResponse, ProxyError } from './errors.ts';
 import { hasLooped, responseHeaders, VIA_TOKEN } from './headers.ts';
 import { parseTarget } from './target.ts';
-import { follow, forward, type Upstream, type UpstreamResponse } from './upstream.ts';
+import { forward, type Upstream, type UpstreamResponse } from './upstream.ts';
 
 /*
  * GET /diagnose/<target>?origin=...: why would a browser block this request?
@@ -255,7 +256,7 @@ async function exchange(run: Run, method: string, url: URL, headers: Headers): P
   };
   await forward(
     oneHop,
-    { url, method, headers, body: null, abort: follow(run.signal) },
+    { url, method, headers, body: null, abort: Abort.following(run.signal) },
     { policy: config, maxRedirects: 0, timeoutMs: config.timeoutMs },
   );
   if (!answer) throw new ProxyError('upstream_failed', 'The target sent no answer.');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { Abort } from './abort.ts';
 import { socketClientAddress } from './address.ts';
 import { forwardedScheme, isOwnPath } from './app.ts';
 import type { Config } from './config.ts';
@@ -38,7 +39,7 @@ async function handle(
   const raw = req.rawHeaders;
   const headers = new Headers();
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
-  const abort = new AbortController();
+  const abort = new Abort();
   res.once('close', () => {
     if (!res.writableFinished) abort.abort();
   });

@@ -130,7 +130,7 @@ export function nodeUpstream(options: {
   return { upstream, socketUpstream, close: () => agent.close() };
 }
 
-function dispatch(agent: Dispatcher, { url, method, headers, body, signal }: UpstreamRequest) {
+function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: UpstreamRequest) {
   return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
     const flat: string[] = [];
     headers.forEach((value, name) => {
@@ -138,13 +138,16 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, signal }: Ups
     });
     let controller: Dispatcher.DispatchController | null = null;
     let target: SocketBody | null = null;
-    const abort = () => controller?.abort(signal.reason ?? new Error('aborted'));
-    const settle = () => signal.removeEventListener('abort', abort);
-    signal.addEventListener('abort', abort, { once: true });
+    let reason: Error | null = null;
+    let ended = false;
+    onAbort((why) => {
+      reason = why instanceof Error ? why : new Error(String(why));
+      if (!ended) controller?.abort(reason);
+    });
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
         controller = started;
-        if (signal.aborted) abort();
+        if (reason !== null) started.abort(reason);
       },
       onResponseStart(started, status, fields) {
         const out = new Headers();
@@ -159,11 +162,11 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, signal }: Ups
         target?.push(chunk);
       },
       onResponseEnd() {
-        settle();
+        ended = true;
         target?.finish(null);
       },
       onResponseError(_, error) {
-        settle();
+        ended = true;
         if (target) target.finish(error);
         else reject(error);
       },
@@ -181,7 +184,6 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, signal }: Ups
         handler,
       );
     } catch (error) {
-      settle();
       reject(error);
     }
   });

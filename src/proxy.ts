@@ -1,3 +1,4 @@
+import type { Abort } from './abort.ts';
 import { clientKey } from './address.ts';
 import { type BodySource, checkDeclaredLength, ReplayableBody } from './body.ts';
 import type { Config } from './config.ts';
@@ -51,7 +52,7 @@ export interface Incoming {
   /** The request body; null when there is none. */
   readonly body: BodySource | null;
   /** Aborted by the runtime when the client goes away. */
-  readonly abort: AbortController;
+  readonly abort: Abort;
   /** The client's address, as the runtime knows it. */
   readonly client: () => string;
 }
@@ -177,7 +178,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       );
     }
 
-    const limitHeaders = await spendBudget(req.client, origin);
+    const limitHeaders = limiter ? await spendBudget(req.client, origin) : null;
     const url = parseTarget(urlParam ?? raw);
     trace.target = url;
 
@@ -221,7 +222,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     }
     headers.set('x-request-url', url.href);
     headers.set('x-final-url', finalUrl.href);
-    mergeRateLimitHeaders(headers, limitHeaders);
+    if (limitHeaders) mergeRateLimitHeaders(headers, limitHeaders);
     addCorsHeaders(headers, origin);
 
     let resBody = res.body;
