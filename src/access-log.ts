@@ -1,5 +1,5 @@
-import type { RequestRecord } from './app.ts';
 import type { LogLevel } from './config.ts';
+import type { RequestRecord } from './proxy.ts';
 
 const SEVERITY: Record<LogLevel, number> = { info: 0, warn: 1, error: 2, silent: 3 };
 

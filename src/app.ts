@@ -8,8 +8,6 @@ import { asProxyError, checkOrigin, createProxy, type RequestRecord } from './pr
 import type { RateLimiter } from './rate-limit.ts';
 import type { Upstream } from './upstream.ts';
 
-export type { RequestRecord } from './proxy.ts';
-
 /** What the runtime lends the app. */
 export interface Capabilities {
   /** Sends one request to a target (see upstream.ts). */

@@ -1,15 +1,17 @@
 import type { Context, Hono } from 'hono';
 import { socketClientAddress } from './address.ts';
-import { type Capabilities, createApp, type RequestRecord } from './app.ts';
+import { type Capabilities, createApp } from './app.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { fetchUpstream } from './fetch-upstream.ts';
 import type { Metrics } from './metrics.ts';
+import type { RequestRecord } from './proxy.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Upstream } from './upstream.ts';
 
-export type { RequestRecord } from './app.ts';
+export type { RequestBody } from './body.ts';
 export { fetchUpstream } from './fetch-upstream.ts';
 export { createMetrics, type Metrics } from './metrics.ts';
+export type { RequestRecord } from './proxy.ts';
 export type { RateLimitDecision, RateLimiter } from './rate-limit.ts';
 export type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
 

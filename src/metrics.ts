@@ -1,4 +1,4 @@
-import type { RequestRecord } from './app.ts';
+import type { RequestRecord } from './proxy.ts';
 
 /*
  * Prometheus counters kept in memory, rendered in the text exposition format
