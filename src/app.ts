@@ -101,11 +101,11 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     let body = answer.body;
     if (body === null || typeof body === 'string') {
       answer.sent(body === null ? 0 : new TextEncoder().encode(body).byteLength);
-      return new Response(body, { status: answer.status, headers: answer.headers });
+      return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
     }
     if (answer.limit) body = body.pipeThrough(byteLimit(answer.limit));
     if (log || metrics) body = counted(body, answer.sent);
-    return new Response(body, { status: answer.status, headers: answer.headers });
+    return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
   });
 
   return app;

@@ -1,4 +1,5 @@
 import { ProxyError } from './errors.ts';
+import type { HeaderMap } from './fields.ts';
 
 /** How much of a request body is kept to replay it on a 307/308 redirect (SPEC). */
 export const REPLAY_LIMIT = 1024 * 1024;
@@ -155,7 +156,7 @@ export class ReplayableBody {
 }
 
 /** Refuses a declared Content-Length over the limit before reading anything. */
-export function checkDeclaredLength(headers: Headers, maxBytes: number): void {
+export function checkDeclaredLength(headers: HeaderMap, maxBytes: number): void {
   const declared = headers.get('content-length');
   if (declared && Number(declared) > maxBytes) throw tooLarge(maxBytes);
 }

@@ -1,19 +1,19 @@
+import type { HeaderMap } from './fields.ts';
+
 /*
  * The CORS headers the proxy adds. A preflight is OPTIONS with Origin and
  * Access-Control-Request-Method (Fetch standard, "CORS-preflight request");
  * every other OPTIONS is an ordinary request to forward.
  */
 
-export function isPreflight(method: string, headers: Headers): boolean {
+export function isPreflight(method: string, headers: HeaderMap): boolean {
   return method === 'OPTIONS' && headers.has('origin') && headers.has('access-control-request-method');
 }
 
 /**
- * The answer to a preflight: everything the browser asked for is allowed. A
- * plain record, which a Response takes as is (on Node without building a
- * Headers object: preflights are the proxy's cheapest and most frequent answer).
+ * The answer to a preflight: everything the browser asked for is allowed.
  */
-export function preflightFields(request: Headers, maxAge: number): Record<string, string> {
+export function preflightFields(request: HeaderMap, maxAge: number): Record<string, string> {
   const fields: Record<string, string> = {
     'access-control-allow-origin': request.get('origin') ?? '*',
     'access-control-allow-methods': request.get('access-control-request-method') ?? '',
@@ -26,7 +26,7 @@ export function preflightFields(request: Headers, maxAge: number): Record<string
 }
 
 /** Adds `value` to a comma-list header unless it is already there. */
-function mergeToken(headers: Headers, name: string, value: string): void {
+function mergeToken(headers: HeaderMap, name: string, value: string): void {
   const current = headers.get(name);
   if (!current) {
     headers.set(name, value);
@@ -41,9 +41,12 @@ function mergeToken(headers: Headers, name: string, value: string): void {
  * `*` without one) and every header name exposed. Call it last, once all other
  * headers are set, so the exposed list is complete.
  */
-export function addCorsHeaders(headers: Headers, origin: string | null): void {
+export function addCorsHeaders(headers: HeaderMap, origin: string | null): void {
   headers.set('access-control-allow-origin', origin ?? '*');
   if (origin) mergeToken(headers, 'vary', 'Origin');
-  const names = [...new Set(headers.keys())].filter((n) => !n.startsWith('access-control-'));
-  headers.set('access-control-expose-headers', names.join(', '));
+  const names: string[] = [];
+  headers.forEach((_, name) => {
+    if (!name.startsWith('access-control-') && !names.includes(name)) names.push(name);
+  });
+  headers.set('access-control-expose-headers', names.sort().join(', '));
 }

@@ -20,9 +20,10 @@ import {
 } from './cors-rules.ts';
 import { diagnosePage } from './diagnose-page.ts';
 import { errorResponse, ProxyError } from './errors.ts';
+import { Fields as FieldList, type HeaderMap } from './fields.ts';
 import { hasLooped, responseHeaders, VIA_TOKEN } from './headers.ts';
 import { parseTarget } from './target.ts';
-import { forward, type Upstream, type UpstreamResponse } from './upstream.ts';
+import { forward, type Upstream } from './upstream.ts';
 
 /*
  * GET /diagnose/<target>?origin=...: why would a browser block this request?
@@ -242,25 +243,39 @@ export interface Run {
  * checks, the timeout and the error messages; hiding the Location from it
  * keeps it from following.
  */
-async function exchange(run: Run, method: string, url: URL, headers: Headers): Promise<UpstreamResponse> {
+async function exchange(run: Run, method: string, url: URL, headers: Headers): Promise<Answered> {
   const { config, upstream } = run.deps;
-  let answer: UpstreamResponse | undefined;
+  let answer: Answered | undefined;
   const oneHop: Upstream = async (request) => {
     const response = await upstream(request);
     // The body is never shown: a diagnosis reports headers only.
     await response.body?.cancel().catch(() => {});
-    answer = { status: response.status, headers: response.headers, body: null };
-    const visible = new Headers(response.headers);
+    answer = { status: response.status, headers: toHeaders(response.headers) };
+    const visible = new FieldList(response.headers);
     visible.delete('location');
     return { status: response.status, headers: visible, body: null };
   };
   await forward(
     oneHop,
-    { url, method, headers, body: null, abort: Abort.following(run.signal) },
+    { url, method, headers: new FieldList(headers), body: null, abort: Abort.following(run.signal) },
     { policy: config, maxRedirects: 0, timeoutMs: config.timeoutMs },
   );
   if (!answer) throw new ProxyError('upstream_failed', 'The target sent no answer.');
   return answer;
+}
+
+/** A target's answer, as the browser rules (cors-rules.ts) read it. */
+interface Answered {
+  readonly status: number;
+  readonly headers: Headers;
+}
+
+function toHeaders(fields: HeaderMap): Headers {
+  const headers = new Headers();
+  fields.forEach((value, name) => {
+    headers.append(name, value);
+  });
+  return headers;
 }
 
 /** Headers every request of a diagnosis carries, besides the CORS ones. */
@@ -314,7 +329,7 @@ export async function diagnoseQuestion(q: Question, notes: string[], run: Run): 
     const list = headerList(names, q.contentType);
     const unsafe = unsafeHeaderNames(list);
     const preflighted = preflightReasons(q.method, list).length > 0;
-    let optionsAnswer: UpstreamResponse | null = null;
+    let optionsAnswer: Answered | null = null;
     if (preflighted || !sendsRequest) {
       const headers = baseHeaders(run, origin);
       headers.set('access-control-request-method', q.method);
@@ -526,7 +541,7 @@ function suggestion(q: Question, run: Run, last: Headers | null): ProxySuggestio
       }),
     );
   }
-  const relayed = responseHeaders(last ?? new Headers());
+  const relayed = toHeaders(responseHeaders(last ?? new Headers()));
   addCorsHeaders(relayed, q.origin);
   const cors = corsCheck(relayed, q, 'proxy response');
   if (cors) findings.push(cors);
@@ -601,7 +616,7 @@ export async function handleDiagnose(c: Context, deps: DiagnoseDeps): Promise<Re
     return new Response(`${JSON.stringify(diagnosis, null, 2)}\n`, { status: 200, headers });
   } catch (error) {
     if (!(error instanceof ProxyError)) throw error;
-    if (!html) return errorResponse(error, requestOrigin, new Headers(limitHeaders));
+    if (!html) return errorResponse(error, requestOrigin, limitHeaders);
     const failure = { code: error.code, message: error.message };
     return page(diagnosePage({ action, fields, diagnosis: null, error: failure }), error.status, requestOrigin, {
       ...limitHeaders,

@@ -1,4 +1,5 @@
 import { addCorsHeaders } from './cors.ts';
+import { Fields } from './fields.ts';
 
 /** The refusal codes of the SPEC, with the status each one is answered with. */
 export const ERROR_STATUS = {
@@ -52,9 +53,9 @@ export function findProxyError(error: unknown): ProxyError | undefined {
 export function refusal(
   error: ProxyError,
   origin: string | null,
-  extra?: Headers,
-): { status: number; headers: Headers; body: string } {
-  const headers = new Headers(extra);
+  extra?: Readonly<Record<string, string>>,
+): { status: number; headers: Fields; body: string } {
+  const headers = new Fields(extra);
   headers.set('content-type', 'application/json; charset=utf-8');
   headers.set('cache-control', 'no-store');
   for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
@@ -63,7 +64,11 @@ export function refusal(
 }
 
 /** The refusal as a WHATWG Response. */
-export function errorResponse(error: ProxyError, origin: string | null, extra?: Headers): Response {
+export function errorResponse(
+  error: ProxyError,
+  origin: string | null,
+  extra?: Readonly<Record<string, string>>,
+): Response {
   const { status, headers, body } = refusal(error, origin, extra);
-  return new Response(body, { status, headers });
+  return new Response(body, { status, headers: headers.pairs() });
 }

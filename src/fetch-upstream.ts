@@ -12,7 +12,7 @@ const DECODED_BY_FETCH = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
 export const fetchUpstream: Upstream = async ({ url, method, headers, body, signal }) => {
   const init: RequestInit & { duplex?: 'half' } = {
     method,
-    headers,
+    headers: headers.pairs(),
     body: body?.stream() ?? null,
     signal,
     redirect: 'manual',

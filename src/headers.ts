@@ -1,3 +1,5 @@
+import { Fields, type HeaderMap } from './fields.ts';
+
 /*
  * Which headers cross the proxy, in each direction. Lists are lower-case.
  */
@@ -50,27 +52,27 @@ const RESPONSE_DROP = new Set([
 export const VIA_TOKEN = 'corsway';
 
 /** Header names listed in `Connection`, which are hop-by-hop too (RFC 9110 7.6.1). */
-function connectionNamed(headers: Headers): Set<string> {
+function connectionNamed(headers: HeaderMap): Set<string> {
   const value = headers.get('connection');
   if (!value) return new Set();
   return new Set(value.split(',').map((s) => s.trim().toLowerCase()));
 }
 
 /** The headers to send upstream, with our `Via` entry appended. */
-export function requestHeaders(incoming: Headers): Headers {
+export function requestHeaders(incoming: HeaderMap): Fields {
   const named = connectionNamed(incoming);
-  const out = new Headers();
-  for (const [name, value] of incoming) {
-    if (REQUEST_DROP.has(name) || named.has(name) || REQUEST_DROP_PREFIXES.some((p) => name.startsWith(p))) continue;
+  const out = new Fields();
+  incoming.forEach((value, name) => {
+    if (REQUEST_DROP.has(name) || named.has(name) || REQUEST_DROP_PREFIXES.some((p) => name.startsWith(p))) return;
     out.append(name, value);
-  }
+  });
   const via = incoming.get('via');
   out.set('via', via ? `${via}, 1.1 ${VIA_TOKEN}` : `1.1 ${VIA_TOKEN}`);
   return out;
 }
 
 /** True when `Via` says the request already passed through this proxy. */
-export function hasLooped(incoming: Headers): boolean {
+export function hasLooped(incoming: HeaderMap): boolean {
   const via = incoming.get('via');
   if (!via) return false;
   return via.split(',').some((entry) => entry.trim().split(/\s+/)[1]?.toLowerCase() === VIA_TOKEN);
@@ -81,13 +83,13 @@ export function hasLooped(incoming: Headers): boolean {
  * cookies, the target's own CORS answer, and headers that would act on the
  * proxy's origin.
  */
-export function responseHeaders(upstream: Headers): Headers {
+export function responseHeaders(upstream: HeaderMap): Fields {
   const named = connectionNamed(upstream);
-  const out = new Headers();
-  for (const [name, value] of upstream) {
-    if (RESPONSE_DROP.has(name) || named.has(name) || name.startsWith('access-control-')) continue;
+  const out = new Fields();
+  upstream.forEach((value, name) => {
+    if (RESPONSE_DROP.has(name) || named.has(name) || name.startsWith('access-control-')) return;
     out.append(name, value);
-  }
+  });
   // A proxied page opened directly must not run script as the proxy's origin.
   out.append('content-security-policy', 'sandbox');
   out.set('x-content-type-options', 'nosniff');

@@ -4,6 +4,7 @@ import { socketClientAddress } from './address.ts';
 import { forwardedScheme, isOwnPath } from './app.ts';
 import type { Config } from './config.ts';
 import { ProxyError, refusal } from './errors.ts';
+import { Fields } from './fields.ts';
 import type { SocketBody } from './node-upstream.ts';
 import type { Answer, CorsProxy } from './proxy.ts';
 
@@ -36,9 +37,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const raw = req.rawHeaders;
-  const headers = new Headers();
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
+  const headers = Fields.fromRaw(req.rawHeaders);
   const abort = new Abort();
   res.once('close', () => {
     if (!res.writableFinished) abort.abort();
@@ -69,10 +68,7 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
     sent(0);
     return;
   }
-  const head: string[] = [];
-  answer.headers.forEach((value, name) => {
-    head.push(name, value);
-  });
+  const head = answer.headers.flat();
   if (typeof body === 'string') head.push('content-length', String(Buffer.byteLength(body)));
   try {
     res.writeHead(answer.status, head);

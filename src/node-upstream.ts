@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { isPublicAddress } from './address.ts';
 import { ConfigError } from './config.ts';
+import { Fields } from './fields.ts';
 import { privateTarget } from './target.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
 
@@ -132,10 +133,6 @@ export function nodeUpstream(options: {
 
 function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: UpstreamRequest) {
   return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
-    const flat: string[] = [];
-    headers.forEach((value, name) => {
-      flat.push(name, value);
-    });
     let controller: Dispatcher.DispatchController | null = null;
     let target: SocketBody | null = null;
     let reason: Error | null = null;
@@ -150,7 +147,7 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: Up
         if (reason !== null) started.abort(reason);
       },
       onResponseStart(started, status, fields) {
-        const out = new Headers();
+        const out = new Fields();
         for (const [name, value] of Object.entries(fields)) {
           if (Array.isArray(value)) for (const v of value) out.append(name, v);
           else if (value !== undefined) out.append(name, value);
@@ -177,7 +174,7 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: Up
           origin: url.origin,
           path: url.pathname + url.search,
           method: method as Dispatcher.HttpMethod,
-          headers: flat,
+          headers: headers.flat(),
           // undici writes an async iterable to the socket chunk by chunk.
           body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
         },

@@ -88,7 +88,10 @@ server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     new ProxyError('method_not_allowed', 'CONNECT requests are not proxied.'),
     req.headers.origin ?? null,
   );
-  const head = [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const head = headers
+    .pairs()
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );

@@ -4,6 +4,7 @@ import { type BodySource, checkDeclaredLength, ReplayableBody } from './body.ts'
 import type { Config } from './config.ts';
 import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
 import { ProxyError, refusal } from './errors.ts';
+import { Fields, type HeaderMap } from './fields.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
 import { helpHtml, helpText } from './help.ts';
 import type { Metrics } from './metrics.ts';
@@ -48,7 +49,7 @@ export interface Incoming {
   readonly target: string;
   /** The proxy's own URL up to its mount point (`https://proxy.example`), for Location and the help page. */
   readonly base: string;
-  readonly headers: Headers;
+  readonly headers: HeaderMap;
   /** The request body; null when there is none. */
   readonly body: BodySource | null;
   /** Aborted by the runtime when the client goes away. */
@@ -60,7 +61,7 @@ export interface Incoming {
 /** The response to send: the target's, or the proxy's own (help page, preflight, refusal). */
 export interface Answer<Body> {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: Fields;
   /** The target's body, the proxy's own text, or null for none. */
   readonly body: Body | string | null;
   /** A target's body is cut off past this many bytes (CORSWAY_MAX_RESPONSE_BYTES); 0 for no limit. */
@@ -151,7 +152,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       const html = (incoming.get('accept') ?? '').includes('text/html');
       return {
         status: 200,
-        headers: new Headers({ 'content-type': html ? HTML : TEXT }),
+        headers: new Fields({ 'content-type': html ? HTML : TEXT }),
         body: html ? helpHtml(config, req.base) : helpText(config, req.base),
         limit: 0,
       };
@@ -159,7 +160,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
 
     checkOrigin(config, origin);
     if (isPreflight(method, incoming)) {
-      return { status: 204, headers: new Headers(preflightFields(incoming, config.maxAge)), body: null, limit: 0 };
+      return { status: 204, headers: new Fields(preflightFields(incoming, config.maxAge)), body: null, limit: 0 };
     }
 
     if (REFUSED_METHODS.has(method)) {

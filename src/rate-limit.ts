@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { RateLimitSpec } from './config.ts';
+import type { HeaderMap } from './fields.ts';
 
 /** One request's verdict from a limiter. */
 export interface RateLimitDecision {
@@ -119,7 +120,7 @@ const SINGLE_VALUED = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-rese
  * so ours joins the target's as one more member. The older trio is single
  * valued: when the target sent any of it, its values are kept and ours left out.
  */
-export function mergeRateLimitHeaders(headers: Headers, ours: Readonly<Record<string, string>>): void {
+export function mergeRateLimitHeaders(headers: HeaderMap, ours: Readonly<Record<string, string>>): void {
   const targetHasTrio = SINGLE_VALUED.some((name) => headers.has(name));
   for (const [name, value] of Object.entries(ours)) {
     if (!SINGLE_VALUED.includes(name)) headers.append(name, value);

@@ -1,13 +1,15 @@
 import type { Abort } from './abort.ts';
 import type { ReplayableBody, RequestBody } from './body.ts';
 import { findProxyError, ProxyError } from './errors.ts';
+import { Fields, type HeaderMap } from './fields.ts';
 import { checkTarget, type TargetPolicy } from './target.ts';
 
 /** One request to a target, exactly as to be sent: redirects are not followed. */
 export interface UpstreamRequest {
   readonly url: URL;
   readonly method: string;
-  readonly headers: Headers;
+  /** For `fetch`, pass `headers.pairs()`. */
+  readonly headers: Fields;
   readonly body: RequestBody | null;
   /** Aborted when the client goes away, the target is too slow or the upload too large. */
   readonly signal: AbortSignal;
@@ -27,7 +29,8 @@ export interface Cancellable {
  */
 export interface UpstreamResponse<Body extends Cancellable = ReadableStream<Uint8Array>> {
   readonly status: number;
-  readonly headers: Headers;
+  /** WHATWG Headers, or Fields. */
+  readonly headers: HeaderMap;
   readonly body: Body | null;
 }
 
@@ -64,7 +67,7 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
  */
 export async function forward<Body extends Cancellable>(
   upstream: Upstream<Body>,
-  first: { url: URL; method: string; headers: Headers; body: ReplayableBody | null; abort: Abort },
+  first: { url: URL; method: string; headers: Fields; body: ReplayableBody | null; abort: Abort },
   options: ForwardOptions,
 ): Promise<Forwarded<Body>> {
   const { abort } = first;
@@ -114,7 +117,7 @@ export async function forward<Body extends Cancellable>(
       }
       await response.body?.cancel();
       const next = resolveLocation(location, url);
-      headers = new Headers(headers);
+      headers = new Fields(headers);
       if (next.origin !== url.origin) headers.delete('authorization');
       if (toGet) {
         method = 'GET';

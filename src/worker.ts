@@ -14,8 +14,14 @@ import type { Upstream } from './upstream.ts';
  * again for a response that keeps the header, so compression survives here.
  */
 const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
-  const res = await fetch(url, { method, headers, body: body?.stream() ?? null, signal, redirect: 'manual' });
-  return { status: res.status, headers: new Headers(res.headers), body: res.body };
+  const res = await fetch(url, {
+    method,
+    headers: headers.pairs(),
+    body: body?.stream() ?? null,
+    signal,
+    redirect: 'manual',
+  });
+  return { status: res.status, headers: res.headers, body: res.body };
 };
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;

@@ -1,0 +1,101 @@
+/** What the proxy reads and writes of a set of header fields: WHATWG Headers and Fields both have it. */
+export interface HeaderMap {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
+/**
+ * Header fields as the proxy builds them: lower-case names in the order they
+ * were added, repeated names kept. Not the WHATWG Headers class, which on
+ * Node 20 checks every name and value, sorts on every iteration and, on
+ * first use, loads Node's internal fetch (about 9 MB): together more than
+ * the rest of the bookkeeping of a small proxied request. Names and values
+ * are checked where they leave, by node:http or by `fetch`.
+ */
+export class Fields implements HeaderMap {
+  /** name, value, name, value ... */
+  readonly #list: string[] = [];
+
+  constructor(init?: HeaderMap | Readonly<Record<string, string>>) {
+    if (!init) return;
+    if (typeof init.forEach === 'function') {
+      (init as HeaderMap).forEach((value, name) => {
+        this.#list.push(name.toLowerCase(), value);
+      });
+      return;
+    }
+    for (const [name, value] of Object.entries(init)) this.#list.push(name.toLowerCase(), value);
+  }
+
+  /** From Node's `rawHeaders` (name, value, ... as sent). */
+  static fromRaw(raw: readonly string[]): Fields {
+    const fields = new Fields();
+    const list = fields.#list;
+    for (let i = 0; i < raw.length; i += 2) list.push((raw[i] as string).toLowerCase(), raw[i + 1] as string);
+    return fields;
+  }
+
+  /** Every value of `name` joined with ", ", as Headers.get does; null when absent. */
+  get(name: string): string | null {
+    const key = name.toLowerCase();
+    const list = this.#list;
+    let found: string | null = null;
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i] === key) found = found === null ? (list[i + 1] as string) : `${found}, ${list[i + 1]}`;
+    }
+    return found;
+  }
+
+  has(name: string): boolean {
+    const key = name.toLowerCase();
+    const list = this.#list;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === key) return true;
+    return false;
+  }
+
+  set(name: string, value: string): void {
+    this.delete(name);
+    this.#list.push(name.toLowerCase(), value);
+  }
+
+  append(name: string, value: string): void {
+    this.#list.push(name.toLowerCase(), value);
+  }
+
+  delete(name: string): void {
+    const key = name.toLowerCase();
+    const list = this.#list;
+    for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === key) list.splice(i, 2);
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    const list = this.#list;
+    for (let i = 0; i < list.length; i += 2) callback(list[i + 1] as string, list[i] as string);
+  }
+
+  /** The names, each once, in order. */
+  names(): string[] {
+    const names: string[] = [];
+    const list = this.#list;
+    for (let i = 0; i < list.length; i += 2) if (!names.includes(list[i] as string)) names.push(list[i] as string);
+    return names;
+  }
+
+  /** name, value, name, value ...: what node:http's writeHead and undici take. */
+  flat(): string[] {
+    return this.#list.slice();
+  }
+
+  /** [name, value] pairs: what `fetch`, Request and Response take. */
+  pairs(): [string, string][] {
+    const pairs: [string, string][] = [];
+    this.forEach((value, name) => {
+      pairs.push([name, value]);
+    });
+    return pairs;
+  }
+}
