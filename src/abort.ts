@@ -10,6 +10,22 @@ export class Abort {
   #aborted = false;
   #listeners: Array<(reason: unknown) => void> = [];
   #controller: AbortController | null = null;
+  #watch: (() => void) | null;
+
+  /**
+   * @param watch called once, when the first listener or signal is asked
+   * for: where the runtime starts watching for its client going away, so a
+   * request answered without a target (a preflight) never pays for it.
+   */
+  constructor(watch?: () => void) {
+    this.#watch = watch ?? null;
+  }
+
+  #watched(): void {
+    const watch = this.#watch;
+    this.#watch = null;
+    watch?.();
+  }
 
   get aborted(): boolean {
     return this.#aborted;
@@ -28,12 +44,14 @@ export class Abort {
 
   /** Calls `listener` with the reason once aborted (at once if it already is). */
   onAbort(listener: (reason: unknown) => void): void {
+    this.#watched();
     if (this.#aborted) listener(this.#reason);
     else this.#listeners.push(listener);
   }
 
   /** The same, as an AbortSignal. */
   get signal(): AbortSignal {
+    this.#watched();
     if (!this.#controller) {
       this.#controller = new AbortController();
       if (this.#aborted) this.#controller.abort(this.#reason);

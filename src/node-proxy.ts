@@ -24,27 +24,35 @@ export function nodeProxy(proxy: CorsProxy<SocketBody>, config: Config, app: Req
       app(req, res);
       return;
     }
-    handle(proxy, config, req, res).catch((error: unknown) => {
-      console.error(error);
-      res.destroy();
-    });
+    const headers = Fields.fromRaw(req.rawHeaders);
+    answer(proxy, config, req, res, headers).then(
+      (answer) => send(answer, res, headers.get('origin')),
+      (error: unknown) => {
+        console.error(error);
+        res.destroy();
+      },
+    );
   };
 }
 
-async function handle(
+function answer(
   proxy: CorsProxy<SocketBody>,
   config: Config,
   req: IncomingMessage,
   res: ServerResponse,
-): Promise<void> {
-  const headers = Fields.fromRaw(req.rawHeaders);
-  const abort = new Abort();
-  res.once('close', () => {
+  headers: Fields,
+): Promise<Answer<SocketBody>> {
+  // Watched only once the request goes to a target: a preflight needs no watch.
+  const gone = () => {
     if (!res.writableFinished) abort.abort();
+  };
+  const abort = new Abort(() => {
+    if (res.destroyed) gone();
+    else res.once('close', gone);
   });
   const length = headers.get('content-length');
   const scheme = forwardedScheme(config, headers.get('x-forwarded-proto') ?? undefined) ?? 'http:';
-  const answer = await proxy({
+  return proxy({
     method: req.method ?? 'GET',
     target: (req.url as string).slice(1),
     base: `${scheme}//${headers.get('host') ?? 'localhost'}`,
@@ -58,7 +66,6 @@ async function handle(
         config.trustProxy,
       ),
   });
-  send(answer, res, headers.get('origin'));
 }
 
 function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | null): void {
