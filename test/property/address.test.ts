@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
-import { isPublicAddress } from '../../src/address.ts';
+import { isIPLiteral, isPublicAddress } from '../../src/address.ts';
 import { anyV4, dotted, embedV4, nonPublicV4, nonPublicV6 } from './arbitraries.ts';
 
 const RUNS = { numRuns: 3000 };
@@ -53,6 +53,33 @@ describe('isPublicAddress (fast-check)', () => {
         expect(isPublicAddress(text)).toBe(false);
       }),
       RUNS,
+    );
+  });
+});
+
+describe('isIPLiteral (fast-check)', () => {
+  /** Strings built from the characters of IPv4 spellings, and of names, in every case. */
+  const spelling = fc
+    .array(fc.constantFrom(...'0123456789abcdefxABCDEFX.:gz-'.split('')), { maxLength: 24 })
+    .map((chars) => chars.join(''));
+  const v4Forms = fc
+    .tuple(anyV4, fc.constantFrom('dotted', 'decimal', 'hex', 'octal-first'))
+    .map(([n, form]) =>
+      form === 'dotted'
+        ? dotted(n)
+        : form === 'decimal'
+          ? String(n)
+          : form === 'hex'
+            ? `0x${n.toString(16)}`
+            : `0${((n >>> 24) & 255).toString(8)}.${dotted(n).split('.').slice(1).join('.')}`,
+    );
+
+  test('agrees with ipaddr.isValid on any spelling, names and every IPv4 form included', () => {
+    fc.assert(
+      fc.property(fc.oneof(spelling, v4Forms, fc.string()), (text) => {
+        expect(isIPLiteral(text)).toBe(ipaddr.isValid(text));
+      }),
+      { numRuns: 20000 },
     );
   });
 });
