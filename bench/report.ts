@@ -9,6 +9,8 @@ import { availableParallelism, loadavg, release, totalmem, type } from 'node:os'
 export interface Settings {
   readonly quick: boolean;
   readonly seconds: number;
+  /** Runs of each wrk scenario per server, taken in turn; the median is reported. */
+  readonly rounds: number;
   readonly connections: number;
   readonly downloadBytes: number;
   readonly idleClients: number;
@@ -213,15 +215,17 @@ ${verdicts(rows).text}
 - ${guard}
 - Every request carries an \`Origin\` header, as a browser's would.
 - wrk: ${Math.min(2, s.connections)} threads, ${s.connections} connections, ${s.seconds} s per run after a
-  warm-up run, 10 s request timeout. Throughput is requests per second; p50/p99 are
-  wrk's latency percentiles.
+  warm-up run, 10 s request timeout. Scenarios 1-6 run in ${s.rounds} round${s.rounds > 1 ? 's' : ''}, every server once
+  per round in turn, and each row shows the server's median round, so a burst of other
+  load on a shared machine cannot land on all runs of one server. Throughput is
+  requests per second; p50/p99 are wrk's latency percentiles.
 - Before each run, one exchange checks the answer (status, body bytes, CORS
   headers; for scenario 4 that \`Content-Encoding: gzip\` and the exact compressed
   bytes arrive).
 - Scenario 6: corsway with \`CORSWAY_RATE_LIMIT=1000000000/1h\`, cors-anywhere with
   its own rate limiter (\`1000000000 60\`): budgets never run out, the bookkeeping is paid.
 - CPU/req: CPU time (user + system) the server process used during the measured
-  run, divided by the requests answered; less sensitive to other load on the
+  runs, divided by the requests answered; less sensitive to other load on the
   machine than req/s. For corsway and cors-anywhere it excludes the upstream.
 - Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it;
   MB/s is 10^6 bytes per second. Peak RSS is the proxy process's VmHWM (reset
@@ -236,7 +240,8 @@ ${verdicts(rows).text}
 ## Knobs
 
 Environment variables of \`npm run bench\`: \`BENCH_QUICK=1\` (3 s runs, 128 MiB
-download, prints only), \`BENCH_DURATION\` (seconds per run, default 10),
+download, one round, prints only), \`BENCH_DURATION\` (seconds per run, default 5),
+\`BENCH_ROUNDS\` (runs of scenarios 1-6 per server, default 3),
 \`BENCH_CONNECTIONS\` (default 50), \`BENCH_DOWNLOAD_MB\` (default 1024),
 \`BENCH_IDLE_CLIENTS\` (default 1000), \`BENCH_ONLY=1,7\` (some scenarios, prints only),
 \`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NAMESPACE=off\` (no network

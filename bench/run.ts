@@ -7,7 +7,7 @@ import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
 import { cpuMs, memory, onInterrupt, ROOT, type Service, startService, track, watchMemory } from './processes.ts';
 import { machine, type Row, render, type Settings, verdicts } from './report.ts';
-import { type Load, wrk, wrkVersion } from './wrk.ts';
+import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
 /*
  * `npm run bench`: corsway on Node against the direct upstream and
@@ -21,7 +21,8 @@ const env = process.env;
 const quick = /^(1|true|on|yes)$/i.test(env.BENCH_QUICK ?? '');
 const settings: Settings = {
   quick,
-  seconds: Number(env.BENCH_DURATION ?? (quick ? 3 : 10)),
+  seconds: Number(env.BENCH_DURATION ?? (quick ? 3 : 5)),
+  rounds: Number(env.BENCH_ROUNDS ?? (quick ? 1 : 3)),
   connections: Number(env.BENCH_CONNECTIONS ?? 50),
   downloadBytes: Number(env.BENCH_DOWNLOAD_MB ?? (quick ? 128 : 1024)) * 1024 * 1024,
   idleClients: Number(env.BENCH_IDLE_CLIENTS ?? 1000),
@@ -32,6 +33,7 @@ const settings: Settings = {
 /** JIT warm-up before each measured run; every server gets the same. */
 for (const [name, value] of Object.entries({
   BENCH_DURATION: settings.seconds,
+  BENCH_ROUNDS: settings.rounds,
   BENCH_CONNECTIONS: settings.connections,
   BENCH_DOWNLOAD_MB: settings.downloadBytes,
   BENCH_IDLE_CLIENTS: settings.idleClients,
@@ -236,15 +238,85 @@ function proxied(
   return { label, role, pid: proxy.pid, url: (path) => `${proxy.origin}/${target}${path}` };
 }
 
-async function measure(scenario: Scenario, server: Server): Promise<Row> {
-  const url = server.url(scenario.path);
-  const row: Row = { scenario: scenario.id, title: scenario.title, server: server.label, role: server.role, notes: [] };
-  try {
-    if (scenario.check) scenario.check(await exchange(url, scenario.load), server.role !== 'direct');
-  } catch (error) {
-    row.failed = `check failed: ${(error as Error).message}`;
-    return row;
+const median = (runs: readonly WrkResult[]): WrkResult =>
+  [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)] as WrkResult;
+
+/** The scenario's rows, one per server; a row that failed its check is not measured further. */
+async function measure(scenario: Scenario, servers: readonly Server[]): Promise<Row[]> {
+  const rows = servers.map(
+    (server): Row => ({
+      scenario: scenario.id,
+      title: scenario.title,
+      server: server.label,
+      role: server.role,
+      notes: [],
+    }),
+  );
+  const live: Array<{ server: Server; row: Row }> = [];
+  for (const [i, server] of servers.entries()) {
+    const row = rows[i] as Row;
+    process.stderr.write(`bench: scenario ${scenario.id} (${scenario.title}) on ${server.label} ...\n`);
+    try {
+      if (scenario.check)
+        scenario.check(await exchange(server.url(scenario.path), scenario.load), server.role !== 'direct');
+    } catch (error) {
+      row.failed = `check failed: ${(error as Error).message}`;
+      continue;
+    }
+    if (scenario.kind === 'wrk') live.push({ server, row });
+    else await measureAlone(scenario, server, row);
   }
+  if (live.length === 0) return rows;
+  // Rounds, each server once per round in turn: a burst of other load on a
+  // shared machine then lands on one run of every server, not on all runs of
+  // one, and the median round is reported.
+  for (const { server } of live) await run(scenario, server, WARMUP_SECONDS);
+  const runs = new Map<Server, { results: WrkResult[]; cpuMs: number; requests: number }>();
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const { server } of live) {
+      const cpuBefore = server.pid ? cpuMs(server.pid) : null;
+      const result = await run(scenario, server, settings.seconds);
+      const cpuAfter = server.pid ? cpuMs(server.pid) : null;
+      const seen = runs.get(server) ?? { results: [], cpuMs: 0, requests: 0 };
+      seen.results.push(result);
+      seen.requests += result.requests;
+      if (cpuBefore !== null && cpuAfter !== null) seen.cpuMs += cpuAfter - cpuBefore;
+      runs.set(server, seen);
+    }
+  }
+  for (const { server, row } of live) {
+    const seen = runs.get(server);
+    if (!seen) continue;
+    const mid = median(seen.results);
+    Object.assign(row, { rps: mid.rps, p50: mid.p50, p99: mid.p99 });
+    if (server.pid && seen.requests > 0) row.cpuPerRequest = (seen.cpuMs * 1000) / seen.requests;
+    if (seen.results.length > 1) {
+      const all = seen.results.map((r) => Math.round(r.rps).toLocaleString('en-US')).join(', ');
+      row.notes.push(`median of ${seen.results.length} runs (${all} req/s)`);
+    }
+    noteErrors(scenario, server, row, seen.results);
+  }
+  return rows;
+}
+
+function run(scenario: Scenario, server: Server, seconds: number): Promise<WrkResult> {
+  return wrk(server.url(scenario.path), scenario.load, { seconds, connections: settings.connections });
+}
+
+function noteErrors(scenario: Scenario, server: Server, row: Row, results: readonly WrkResult[]): void {
+  const sum = (key: keyof WrkResult['errors']) => results.reduce((n, r) => n + r.errors[key], 0);
+  const requests = results.reduce((n, r) => n + r.requests, 0);
+  const [socket, status, timeout] = [sum('socket'), sum('status'), sum('timeout')];
+  if (status) row.notes.push(`${status} non-2xx answers`);
+  if (socket) row.notes.push(`${socket} socket errors`);
+  if (timeout) row.notes.push(`${timeout} timeouts`);
+  if (status && server.role === 'corsway') row.failed = `${status} of ${requests} answers were not 2xx`;
+  if (scenario.id === 4 && !row.failed) row.notes.push('gzip bytes relayed as sent');
+}
+
+/** Scenarios 7 and 8: one server at a time (a download, or load beside idle clients). */
+async function measureAlone(scenario: Scenario, server: Server, row: Row): Promise<void> {
+  const url = server.url(scenario.path);
   if (scenario.kind === 'download') {
     const before = server.pid && server.role !== 'direct' ? memory(server.pid) : null;
     const peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
@@ -258,36 +330,23 @@ async function measure(scenario: Scenario, server: Server): Promise<Row> {
     }
     if (peak) row.peakRss = peak();
     if (before && row.peakRss) row.notes.push(`RSS ${fmtMb(before.rss)} MB before the download`);
-    return row;
+    return;
   }
-  const run = async (seconds: number) => wrk(url, scenario.load, { seconds, connections: settings.connections });
-  await run(WARMUP_SECONDS);
-  let idle: Awaited<ReturnType<typeof idleClients>> | null = null;
-  let peak: (() => number) | null = null;
-  if (scenario.kind === 'idle') {
-    peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
-    idle = await idleClients(url, scenario.load, settings.idleClients);
-    row.notes.push(`${idle.held()}/${settings.idleClients} idle connections open before the load`);
-  }
+  await run(scenario, server, WARMUP_SECONDS);
+  const peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
+  const idle = await idleClients(url, scenario.load, settings.idleClients);
+  row.notes.push(`${idle.held()}/${settings.idleClients} idle connections open before the load`);
   const cpuBefore = server.pid ? cpuMs(server.pid) : null;
-  const result = await run(scenario.kind === 'idle' ? IDLE_LOAD_SECONDS : settings.seconds);
+  const result = await run(scenario, server, IDLE_LOAD_SECONDS);
   const cpuAfter = server.pid ? cpuMs(server.pid) : null;
   if (cpuBefore !== null && cpuAfter !== null && result.requests > 0) {
     row.cpuPerRequest = ((cpuAfter - cpuBefore) * 1000) / result.requests;
   }
-  if (idle) {
-    row.notes.push(`${idle.held()} after`);
-    idle.agent.destroy();
-  }
+  row.notes.push(`${idle.held()} after`);
+  idle.agent.destroy();
   if (peak) row.peakRss = peak();
   Object.assign(row, { rps: result.rps, p50: result.p50, p99: result.p99 });
-  const { socket, status, timeout } = result.errors;
-  if (status) row.notes.push(`${status} non-2xx answers`);
-  if (socket) row.notes.push(`${socket} socket errors`);
-  if (timeout) row.notes.push(`${timeout} timeouts`);
-  if (status && server.role === 'corsway') row.failed = `${status} of ${result.requests} answers were not 2xx`;
-  if (scenario.id === 4 && !row.failed) row.notes.push('gzip bytes relayed as sent');
-  return row;
+  noteErrors(scenario, server, row, [result]);
 }
 
 async function main(): Promise<number> {
@@ -373,10 +432,8 @@ async function main(): Promise<number> {
         if (scenario.worker && worker) {
           list.push(proxied('corsway (wrangler dev)', 'worker', { origin: worker.url, pid: null }, target));
         }
-        for (const server of list) {
-          process.stderr.write(`bench: scenario ${scenario.id} (${scenario.title}) on ${server.label} ...\n`);
-          const row = await measure(scenario, server);
-          if (row.failed && (server.role === 'corsway' || server.role === 'direct')) failed = true;
+        for (const row of await measure(scenario, list)) {
+          if (row.failed && (row.role === 'corsway' || row.role === 'direct')) failed = true;
           rows.push(row);
         }
         for (const service of extra) await service.stop();

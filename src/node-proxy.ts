@@ -76,7 +76,8 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
     return;
   }
   const head = answer.headers.flat();
-  if (typeof body === 'string') head.push('content-length', String(Buffer.byteLength(body)));
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : 0;
+  if (typeof body === 'string') head.push('content-length', String(length));
   try {
     res.writeHead(answer.status, head);
   } catch {
@@ -88,7 +89,7 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
   }
   if (body === null || typeof body === 'string') {
     res.end(body ?? undefined);
-    sent(body ? Buffer.byteLength(body) : 0);
+    sent(length);
     return;
   }
   relay(body, res, answer.limit, sent);
