@@ -51,10 +51,12 @@ const RESPONSE_DROP = new Set([
 /** The token this proxy adds to `Via`, and looks for to detect a loop. */
 export const VIA_TOKEN = 'corsway';
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Header names listed in `Connection`, which are hop-by-hop too (RFC 9110 7.6.1). */
-function connectionNamed(headers: HeaderMap): Set<string> {
+function connectionNamed(headers: HeaderMap): ReadonlySet<string> {
   const value = headers.get('connection');
-  if (!value) return new Set();
+  if (!value) return NONE;
   return new Set(value.split(',').map((s) => s.trim().toLowerCase()));
 }
 

@@ -102,11 +102,7 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
  */
 function relay(body: SocketBody, res: ServerResponse, limit: number, sent: (bytes: number) => void): void {
   let bytes = 0;
-  res.once('close', () => {
-    if (!res.writableFinished) body.cancel();
-    sent(bytes);
-  });
-  res.on('drain', () => body.resume());
+  let ended = false;
   // Headers leave with the first body bytes when those are here already (one
   // write), else at once: the client of an event stream sees them before the
   // first event.
@@ -122,11 +118,23 @@ function relay(body: SocketBody, res: ServerResponse, limit: number, sent: (byte
       return res.write(chunk);
     },
     end() {
+      ended = true;
       res.end();
     },
     error(error) {
       res.destroy(error);
     },
   });
+  // A small body usually arrived whole with the headers: it is written now,
+  // and there is nothing left to watch.
+  if (ended) {
+    sent(bytes);
+    return;
+  }
+  res.once('close', () => {
+    if (!res.writableFinished) body.cancel();
+    sent(bytes);
+  });
+  res.on('drain', () => body.resume());
   if (first && !res.writableEnded) res.flushHeaders();
 }
