@@ -10,7 +10,10 @@ export interface HeaderMap {
 
 /**
  * Header fields as the proxy builds them: lower-case names in the order they
- * were added, repeated names kept. Not the WHATWG Headers class, which on
+ * were added, repeated names kept. Names from outside (a client's, a
+ * target's) are lower-cased on the way in; the proxy's own calls name
+ * fields in lower case, as HTTP/2 and Node spell them, so lookups compare
+ * names as they are. Not the WHATWG Headers class, which on
  * Node 20 checks every name and value, sorts on every iteration and, on
  * first use, loads Node's internal fetch (about 9 MB): together more than
  * the rest of the bookkeeping of a small proxied request. Names and values
@@ -39,37 +42,34 @@ export class Fields implements HeaderMap {
     return fields;
   }
 
-  /** Every value of `name` joined with ", ", as Headers.get does; null when absent. */
+  /** Every value of `name` (lower case) joined with ", ", as Headers.get does; null when absent. */
   get(name: string): string | null {
-    const key = name.toLowerCase();
     const list = this.#list;
     let found: string | null = null;
     for (let i = 0; i < list.length; i += 2) {
-      if (list[i] === key) found = found === null ? (list[i + 1] as string) : `${found}, ${list[i + 1]}`;
+      if (list[i] === name) found = found === null ? (list[i + 1] as string) : `${found}, ${list[i + 1]}`;
     }
     return found;
   }
 
   has(name: string): boolean {
-    const key = name.toLowerCase();
     const list = this.#list;
-    for (let i = 0; i < list.length; i += 2) if (list[i] === key) return true;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
     return false;
   }
 
   set(name: string, value: string): void {
     this.delete(name);
-    this.#list.push(name.toLowerCase(), value);
+    this.#list.push(name, value);
   }
 
   append(name: string, value: string): void {
-    this.#list.push(name.toLowerCase(), value);
+    this.#list.push(name, value);
   }
 
   delete(name: string): void {
-    const key = name.toLowerCase();
     const list = this.#list;
-    for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === key) list.splice(i, 2);
+    for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === name) list.splice(i, 2);
   }
 
   forEach(callback: (value: string, name: string) => void): void {

@@ -54,6 +54,34 @@ export interface Forwarded<Body extends Cancellable> {
   readonly url: URL;
 }
 
+/**
+ * One hop's request. A class, not an object literal with a `signal` getter:
+ * V8 gives every such literal a shape of its own (the getter is a new closure
+ * each time), and the upstream's code that reads them then never settles
+ * (megamorphic property loads, repeated recompilation).
+ */
+class Hop implements UpstreamRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: Fields;
+  readonly body: RequestBody | null;
+  readonly #abort: Abort;
+  readonly onAbort: (listener: (reason: unknown) => void) => void;
+
+  constructor(url: URL, method: string, headers: Fields, body: RequestBody | null, abort: Abort) {
+    this.url = url;
+    this.method = method;
+    this.headers = headers;
+    this.body = body;
+    this.#abort = abort;
+    this.onAbort = (listener) => abort.onAbort(listener);
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Headers describing a body, dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
@@ -78,21 +106,11 @@ export async function forward<Body extends Cancellable>(
   }, options.timeoutMs);
   // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
   if (first.body) first.body.onOverflow = (error) => abort.abort(error);
-  const onAbort = (listener: (reason: unknown) => void) => abort.onAbort(listener);
   let { url, method, headers, body } = first;
   try {
     for (let hop = 0; ; hop++) {
       checkTarget(url, options.policy);
-      const response = await upstream({
-        url,
-        method,
-        headers,
-        body: body?.hop() ?? null,
-        get signal() {
-          return abort.signal;
-        },
-        onAbort,
-      });
+      const response = await upstream(new Hop(url, method, headers, body?.hop() ?? null, abort));
       // A runtime may end the upload cleanly when the body stream errors
       // (workerd does), so a target can answer a body the proxy cut off.
       if (body?.error) {
