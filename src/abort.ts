@@ -27,10 +27,6 @@ export class Abort {
     watch?.();
   }
 
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
   /** Aborts once; later calls do nothing. */
   abort(reason: unknown = new DOMException('This operation was aborted', 'AbortError')): void {
     if (this.#aborted) return;

@@ -4,7 +4,7 @@ import type { Config } from './config.ts';
 import { handleDiagnose } from './diagnose.ts';
 import { errorResponse } from './errors.ts';
 import { METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts';
-import { asProxyError, checkOrigin, createProxy, type RequestRecord } from './proxy.ts';
+import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRecord } from './proxy.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -109,16 +109,6 @@ export function createApp(config: Config, caps: Capabilities): Hono {
   });
 
   return app;
-}
-
-/**
- * The scheme a TLS-terminating reverse proxy says the browser used
- * (`X-Forwarded-Proto`, last entry), trusted only with CORSWAY_TRUST_PROXY.
- */
-export function forwardedScheme(config: Config, header: string | undefined): 'http:' | 'https:' | undefined {
-  if (!config.trustProxy || !header) return undefined;
-  const proto = header.split(',').at(-1)?.trim();
-  return proto === 'https' || proto === 'http' ? `${proto}:` : undefined;
 }
 
 /**

@@ -77,14 +77,6 @@ export class Fields implements HeaderMap {
     for (let i = 0; i < list.length; i += 2) callback(list[i + 1] as string, list[i] as string);
   }
 
-  /** The names, each once, in order. */
-  names(): string[] {
-    const names: string[] = [];
-    const list = this.#list;
-    for (let i = 0; i < list.length; i += 2) if (!names.includes(list[i] as string)) names.push(list[i] as string);
-    return names;
-  }
-
   /** name, value, name, value ...: what node:http's writeHead and undici take. */
   flat(): string[] {
     return this.#list.slice();

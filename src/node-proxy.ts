@@ -1,12 +1,12 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Abort } from './abort.ts';
 import { socketClientAddress } from './address.ts';
-import { forwardedScheme, isOwnPath } from './app.ts';
+import { isOwnPath } from './app.ts';
 import type { Config } from './config.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { Fields } from './fields.ts';
 import type { SocketBody } from './node-upstream.ts';
-import type { Answer, CorsProxy } from './proxy.ts';
+import { type Answer, type CorsProxy, forwardedScheme } from './proxy.ts';
 
 /**
  * The Node server's request listener. Proxied requests go from node:http
@@ -25,7 +25,7 @@ export function nodeProxy(proxy: CorsProxy<SocketBody>, config: Config, app: Req
       return;
     }
     const headers = Fields.fromRaw(req.rawHeaders);
-    answer(proxy, config, req, res, headers).then(
+    ask(proxy, config, req, res, headers).then(
       (answer) => send(answer, res, headers.get('origin')),
       (error: unknown) => {
         console.error(error);
@@ -35,7 +35,8 @@ export function nodeProxy(proxy: CorsProxy<SocketBody>, config: Config, app: Req
   };
 }
 
-function answer(
+/** Asks the proxy core for its answer to a request read from node:http. */
+function ask(
   proxy: CorsProxy<SocketBody>,
   config: Config,
   req: IncomingMessage,
@@ -51,7 +52,7 @@ function answer(
     else res.once('close', gone);
   });
   const length = headers.get('content-length');
-  const scheme = forwardedScheme(config, headers.get('x-forwarded-proto') ?? undefined) ?? 'http:';
+  const scheme = forwardedScheme(config, headers.get('x-forwarded-proto')) ?? 'http:';
   return proxy({
     method: req.method ?? 'GET',
     target: (req.url as string).slice(1),

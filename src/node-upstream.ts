@@ -214,11 +214,6 @@ export class SocketBody {
     this.#controller = controller;
   }
 
-  /** True once the target sent all of it (it may still be held). */
-  get complete(): boolean {
-    return this.#ended && this.#error === null;
-  }
-
   push(chunk: Buffer): void {
     if (this.#reader) {
       if (!this.#reader.data(chunk)) this.#controller.pause();

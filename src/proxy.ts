@@ -263,6 +263,16 @@ export function asProxyError(error: unknown): ProxyError {
   return new ProxyError('upstream_failed', 'The proxy failed unexpectedly while handling this request.');
 }
 
+/**
+ * The scheme a TLS-terminating reverse proxy says the browser used
+ * (`X-Forwarded-Proto`, last entry), trusted only with CORSWAY_TRUST_PROXY.
+ */
+export function forwardedScheme(config: Config, header: string | null | undefined): 'http:' | 'https:' | undefined {
+  if (!config.trustProxy || !header) return undefined;
+  const proto = header.split(',').at(-1)?.trim();
+  return proto === 'https' || proto === 'http' ? `${proto}:` : undefined;
+}
+
 export function checkOrigin(config: Config, origin: string | null): void {
   const blocked = origin !== null && config.blockOrigins?.(origin);
   const allowed = !config.allowOrigins || (origin !== null && config.allowOrigins(origin));
