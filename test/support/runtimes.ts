@@ -23,13 +23,40 @@ export type ProxyEnv = Record<string, string>;
 /** The runtimes every contract test runs against. */
 export const RUNTIMES: readonly Runtime[] = ['node', 'worker'];
 
+/*
+ * Ports for processes that must be told theirs up front (wrangler dev,
+ * redis-server). Asking the kernel for port 0 and handing that number on is a
+ * race: it comes from the ephemeral range, which every outgoing connection of
+ * the parallel test files also draws from, and CI once lost it to one. So the
+ * port is picked below Linux's ephemeral range (32768 and up), in a band of its
+ * own for each vitest worker, never twice in a process, and checked by binding.
+ */
+const BAND = 1_500;
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0) % 8;
+  const low = 20_000 + worker * BAND;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * BAND);
+    if (handedOut.has(port) || !(await canBind(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${low} and ${low + BAND}`);
+}
+
+async function canBind(port: number): Promise<boolean> {
+  const server = createServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) {
+    server.close();
+    await once(server, 'close');
+  }
+  return bound;
 }
 
 /** Starts the proxy on `runtime` with `env` as its CORSWAY_ variables. */
@@ -37,15 +64,14 @@ export function startProxy(runtime: Runtime, env: ProxyEnv = {}): Promise<Runnin
   return runtime === 'node' ? startNode(env) : startWorker(env);
 }
 
-/** `npm start`'s command, on a free port of 127.0.0.1. */
+/** `npm start`'s command, on a port of 127.0.0.1 the kernel picks (PORT=0), read back from its first line. */
 export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
-  const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
     cwd: ROOT,
-    env: { ...process.env, CORSWAY_LOG_LEVEL: 'silent', ...env, HOST: '127.0.0.1', PORT: String(port) },
+    env: { ...process.env, CORSWAY_LOG_LEVEL: 'silent', ...env, HOST: '127.0.0.1', PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return ready(child, 'node', `http://127.0.0.1:${port}`, /listening on/, 20_000);
+  return ready(child, 'node', /listening on (http:\/\/127\.0\.0\.1:\d+)/, 20_000);
 }
 
 /**
@@ -85,7 +111,7 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  const proxy = await ready(child, 'worker', url, null, 60_000);
+  const proxy = await ready(child, 'worker', url, 60_000);
   await waitForHttp(`${url}/healthz`, 60_000, child);
   return {
     ...proxy,
@@ -111,16 +137,19 @@ async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess):
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
+/**
+ * Resolves once `child` is up: at once when its URL is known, else when its
+ * output matches `listening`, whose first group is the URL.
+ */
 function ready(
   child: ChildProcess,
   runtime: Runtime,
-  url: string,
-  line: RegExp | null,
+  listening: string | RegExp,
   timeoutMs: number,
 ): Promise<RunningProxy> {
   let output = '';
   const proxy: RunningProxy = {
-    url,
+    url: typeof listening === 'string' ? listening : '',
     runtime,
     output: () => output,
     stop: async () => {
@@ -147,9 +176,10 @@ function ready(
     }, timeoutMs);
     const onData = (data: Buffer) => {
       output += data.toString();
-      if (line?.test(output)) {
+      const found = typeof listening === 'string' ? null : listening.exec(output);
+      if (found) {
         clearTimeout(timer);
-        resolve(proxy);
+        resolve({ ...proxy, url: found[1] as string });
       }
     };
     child.stdout?.on('data', onData);
@@ -158,7 +188,7 @@ function ready(
       clearTimeout(timer);
       reject(new Error(`${runtime} proxy exited with ${code}:\n${output}`));
     });
-    if (!line) {
+    if (typeof listening === 'string') {
       clearTimeout(timer);
       resolve(proxy);
     }
