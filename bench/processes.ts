@@ -84,10 +84,10 @@ export function track(child: ChildProcess): void {
   child.once('exit', () => running.delete(child));
 }
 
-const stoppers = new Set<() => Promise<void>>();
+const stoppers = new Set<() => Promise<unknown>>();
 
 /** Registers how to stop something started elsewhere (wrangler dev), for a run cut short. */
-export function onInterrupt(stop: () => Promise<void>): () => void {
+export function onInterrupt(stop: () => Promise<unknown>): () => void {
   stoppers.add(stop);
   return () => {
     stoppers.delete(stop);

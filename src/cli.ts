@@ -19,6 +19,12 @@ interface Flag {
 const FLAGS: Record<string, Flag> = {
   host: { variable: 'HOST', value: '<address>', default: '0.0.0.0', help: 'address to listen on' },
   port: { variable: 'PORT', value: '<number>', default: '8080', help: 'port to listen on (0: any free port)' },
+  workers: {
+    variable: 'CORSWAY_WORKERS',
+    value: '<number>',
+    default: '1',
+    help: 'processes serving the port, up to one per core',
+  },
   'allow-origins': {
     variable: 'CORSWAY_ALLOW_ORIGINS',
     value: '<list>',

@@ -250,10 +250,38 @@ export function parseConfig(env: Env): Config {
   return Object.freeze(config);
 }
 
-/** `HOST` and `PORT` for the Node server, checked like the rest. */
-export function parseListen(env: Env): { host: string; port: number } {
+/** How the Node server listens and how many processes serve. */
+export interface Listen {
+  /** `HOST`. @default '0.0.0.0' */
+  readonly host: string;
+  /** `PORT`; 0 lets the system pick a free port. @default 8080 */
+  readonly port: number;
+  /**
+   * `CORSWAY_WORKERS`: processes serving the one port (node:cluster), one per
+   * core at most being useful; 1 serves from the process itself. @default 1
+   */
+  readonly workers: number;
+}
+
+/** `HOST`, `PORT` and `CORSWAY_WORKERS` for the Node server, checked like the rest. */
+export function parseListen(env: Env): Listen {
   const read = new Reader(env);
-  const listen = { host: read.text('HOST') || '0.0.0.0', port: read.int('PORT', 8080, 0, 65535) };
+  const listen = {
+    host: read.text('HOST') || '0.0.0.0',
+    port: read.int('PORT', 8080, 0, 65535),
+    workers: read.int('CORSWAY_WORKERS', 1, 1, 256),
+  };
+  // What lives in one process's memory would silently split between workers.
+  if (listen.workers > 1 && read.text('CORSWAY_RATE_LIMIT') && !read.text('CORSWAY_REDIS_URL')) {
+    read.problems.push(
+      'CORSWAY_WORKERS: each worker would keep its own CORSWAY_RATE_LIMIT budget, multiplying it; set CORSWAY_REDIS_URL so they share one, or run a single worker',
+    );
+  }
+  if (listen.workers > 1 && read.bool('CORSWAY_METRICS', false)) {
+    read.problems.push(
+      'CORSWAY_WORKERS: each worker counts its own metrics and a scrape would reach only one of them; run a single worker per process when CORSWAY_METRICS is on',
+    );
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
-  return listen;
+  return Object.freeze(listen);
 }

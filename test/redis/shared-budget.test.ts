@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { pidsHoldingConnections, workerPids } from '../support/workers.ts';
 import { RedisServer } from './redis-server.ts';
 
 const BUDGET = 6;
@@ -227,5 +228,37 @@ describe('a Node instance whose Redis hangs (connected, never answering)', () =>
       await res.arrayBuffer();
       return res.status === 200 && (await health(proxy)).text === 'ok';
     });
+  });
+});
+
+describe('one Node instance with CORSWAY_WORKERS=2 and Redis', () => {
+  const redis = new RedisServer();
+  const upstream = new Upstream();
+  let proxy: RunningProxy;
+  let target = '';
+
+  beforeAll(async () => {
+    await Promise.all([redis.start(), upstream.start()]);
+    target = `${upstream.origin}/workers`;
+    proxy = await startNode({
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
+      CORSWAY_REDIS_URL: redis.url,
+      CORSWAY_WORKERS: '2',
+    });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([redis.stop(), upstream.stop()]);
+  });
+
+  test(`GET /<target> x${2 * BUDGET} at once, served by both workers -> exactly ${BUDGET} x 200: one budget, not one each`, async () => {
+    const responses = await burst([proxy], target, 2 * BUDGET);
+    expect(statuses(responses)).toEqual({ 200: BUDGET, 429: BUDGET });
+    expect(upstream.hits.length).toBe(BUDGET);
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    const workers = workerPids(proxy.pid);
+    expect(workers).toHaveLength(2);
+    expect(pidsHoldingConnections(workers, Number(new URL(proxy.url).port))).toEqual(new Set(workers));
   });
 });

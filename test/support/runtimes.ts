@@ -12,9 +12,12 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface RunningProxy {
   readonly url: string;
   readonly runtime: Runtime;
+  /** The process started: node, or wrangler for a Worker. */
+  readonly pid: number;
   /** Everything the process printed so far. */
   output(): string;
-  stop(): Promise<void>;
+  /** SIGTERM, SIGKILL 5 s later; resolves with the exit code (null when killed by a signal). */
+  stop(): Promise<number | null>;
 }
 
 export type Runtime = 'node' | 'worker';
@@ -116,8 +119,9 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
   return {
     ...proxy,
     stop: async () => {
-      await proxy.stop();
+      const code = await proxy.stop();
       if (state) await rm(state, { recursive: true, force: true });
+      return code;
     },
   };
 }
@@ -151,9 +155,10 @@ function ready(
   const proxy: RunningProxy = {
     url: typeof listening === 'string' ? listening : '',
     runtime,
+    pid: child.pid ?? 0,
     output: () => output,
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit');
       try {
         if (runtime === 'worker' && child.pid) process.kill(-child.pid, 'SIGTERM');
@@ -165,8 +170,9 @@ function ready(
           else child.kill('SIGKILL');
         } catch {}
       }, 5_000);
-      await exited;
+      const [code] = (await exited) as [number | null];
       clearTimeout(timer);
+      return code;
     },
   };
   return new Promise((resolve, reject) => {

@@ -154,21 +154,45 @@ describe('parseConfig(bad values) -> ConfigError naming the variable', () => {
   });
 });
 
-describe('parseListen(HOST, PORT)', () => {
-  test.each<[Env, { host: string; port: number }]>([
-    [{}, { host: '0.0.0.0', port: 8080 }],
+describe('parseListen(HOST, PORT, CORSWAY_WORKERS)', () => {
+  test.each<[Env, { host: string; port: number; workers: number }]>([
+    [{}, { host: '0.0.0.0', port: 8080, workers: 1 }],
     [
       { HOST: '127.0.0.1', PORT: '3000' },
-      { host: '127.0.0.1', port: 3000 },
+      { host: '127.0.0.1', port: 3000, workers: 1 },
     ],
     [
-      { HOST: '::', PORT: '0' },
-      { host: '::', port: 0 },
+      { HOST: '::', PORT: '0', CORSWAY_WORKERS: '4' },
+      { host: '::', port: 0, workers: 4 },
+    ],
+    // Shared budgets and a rate limit: fine with several workers.
+    [
+      { CORSWAY_WORKERS: '2', CORSWAY_RATE_LIMIT: '60/1m', CORSWAY_REDIS_URL: 'redis://127.0.0.1:6379' },
+      { host: '0.0.0.0', port: 8080, workers: 2 },
+    ],
+    // One worker keeps everything in its own memory, as without the variable.
+    [
+      { CORSWAY_WORKERS: '1', CORSWAY_RATE_LIMIT: '60/1m', CORSWAY_METRICS: 'on' },
+      { host: '0.0.0.0', port: 8080, workers: 1 },
     ],
   ])('%j -> %j', (env, listen) => {
     expect(parseListen(env)).toEqual(listen);
   });
   test.each(['65536', 'http', '-1'])('PORT=%s -> ConfigError naming PORT', (port) => {
     expect(() => parseListen({ PORT: port })).toThrow(/PORT: expected/);
+  });
+  test.each(['0', '257', 'auto', '1.5'])('CORSWAY_WORKERS=%s -> ConfigError naming it', (workers) => {
+    expect(() => parseListen({ CORSWAY_WORKERS: workers })).toThrow(
+      /CORSWAY_WORKERS: expected a whole number from 1 to 256/,
+    );
+  });
+  test.each<[Env, RegExp]>([
+    [
+      { CORSWAY_WORKERS: '2', CORSWAY_RATE_LIMIT: '60/1m' },
+      /CORSWAY_WORKERS: .*CORSWAY_RATE_LIMIT budget.*CORSWAY_REDIS_URL/,
+    ],
+    [{ CORSWAY_WORKERS: '3', CORSWAY_METRICS: 'on' }, /CORSWAY_WORKERS: each worker counts its own metrics/],
+  ])('%j -> ConfigError: what one process keeps would split between workers', (env, message) => {
+    expect(() => parseListen(env)).toThrow(message);
   });
 });

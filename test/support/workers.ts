@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/*
+ * What the kernel says about a CORSWAY_WORKERS primary and its workers, read
+ * from /proc (Linux): which processes it runs and which of them hold the
+ * connections a client opened.
+ */
+
+/** The node processes whose parent is `pid` (tsx's esbuild helper is not one). */
+export function workerPids(pid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid && comm === 'node') pids.push(Number(entry));
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+/** Of `pids`, those holding an established TCP connection whose local end is `port` on IPv4. */
+export function pidsHoldingConnections(pids: readonly number[], port: number): Set<number> {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // sl local_address rem_address st ... inode (the 10th field); 01 is ESTABLISHED.
+    if (fields[1]?.endsWith(local) && fields[3] === '01' && fields[9]) inodes.add(fields[9]);
+  }
+  const holding = new Set<number>();
+  for (const pid of pids) {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode && inodes.has(inode)) holding.add(pid);
+    }
+  }
+  return holding;
+}
+
+/** Whether process `pid` still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
