@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /*
@@ -118,24 +118,53 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** A process's current and peak resident set, in bytes (Linux /proc). */
-export function memory(pid: number): { rss: number; peak: number } | null {
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces), or null once gone. */
+function stat(pid: number): string[] | null {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
 /**
- * Resets the kernel's peak-RSS mark (VmHWM) so it covers only what follows
+ * `pid` and its children: a server is every process it runs (CORSWAY_WORKERS
+ * forks workers), so its CPU time and memory are theirs summed.
+ */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && stat(Number(entry))?.[1] === String(pid)) tree.push(Number(entry));
+  }
+  return tree;
+}
+
+/** A server's current and peak resident set, summed over its processes, in bytes (Linux /proc). */
+export function memory(pid: number): { rss: number; peak: number } | null {
+  let rss = 0;
+  let peak = 0;
+  for (const member of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${member}/status`, 'utf8');
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+      rss += kb('VmRSS');
+      // Each process's own peak: their sum bounds the tree's peak from above.
+      peak += kb('VmHWM');
+    } catch {
+      if (member === pid) return null;
+    }
+  }
+  return { rss, peak };
+}
+
+/**
+ * Resets the kernel's peak-RSS marks (VmHWM) so they cover only what follows
  * (proc(5), clear_refs value 5). False where the kernel does not allow it.
  */
 export function resetPeak(pid: number): boolean {
   try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const member of processTree(pid)) writeFileSync(`/proc/${member}/clear_refs`, '5');
     return true;
   } catch {
     return false;
@@ -143,7 +172,7 @@ export function resetPeak(pid: number): boolean {
 }
 
 /**
- * Samples a process's RSS every 50 ms until stopped; returns the peak seen,
+ * Samples a server's RSS every 50 ms until stopped; returns the peak seen,
  * the kernel's VmHWM when it could be reset beforehand, else the sampled one.
  */
 export function watchMemory(pid: number): () => number {
@@ -161,14 +190,13 @@ export function watchMemory(pid: number): () => number {
 
 const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
-/** CPU time (user + system) a process has used so far, in milliseconds (Linux /proc). */
+/** CPU time (user + system) a server's processes have used so far, in milliseconds (Linux /proc). */
 export function cpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return null;
+  if (!stat(pid)) return null;
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    const fields = stat(member);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
   }
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }

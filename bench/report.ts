@@ -15,6 +15,8 @@ export interface Settings {
   readonly downloadBytes: number;
   readonly idleClients: number;
   readonly worker: boolean;
+  /** CORSWAY_WORKERS of the extra corsway row; below 2, no such row. */
+  readonly nodeWorkers: number;
   readonly only: ReadonlySet<number> | null;
   /** How corsway reached the loopback upstream: with its guard on, or with private targets allowed. */
   guard: 'namespace' | 'allow-private';
@@ -25,7 +27,8 @@ export interface Row {
   readonly scenario: number;
   readonly title: string;
   readonly server: string;
-  readonly role: 'direct' | 'corsway' | 'cors-anywhere' | 'worker';
+  /** `corsway-workers`: corsway on Node with CORSWAY_WORKERS. */
+  readonly role: 'direct' | 'corsway' | 'corsway-workers' | 'cors-anywhere' | 'worker';
   rps?: number;
   /** Latency percentiles, ms. */
   p50?: number;
@@ -123,12 +126,17 @@ export function verdicts(rows: readonly Row[]): { text: string } {
   const judge = (label: string, met: boolean | null, detail: string) =>
     out.push(`- ${met === null ? 'not measured' : met ? 'met' : '**missed**'}: ${label} (${detail})`);
 
-  const [c1, a1, d1] = [find(1, 'corsway'), find(1, 'cors-anywhere'), find(1, 'direct')];
-  if (c1?.rps && a1?.rps && d1?.rps && c1.p99 !== undefined && a1.p99 !== undefined) {
-    judge('scenario 1, at least 4× cors-anywhere req/s', c1.rps >= 4 * a1.rps, ratio(c1.rps, a1.rps));
-    judge('scenario 1, at least 0.4× direct req/s', c1.rps >= 0.4 * d1.rps, ratio(c1.rps, d1.rps));
-    judge('scenario 1, p99 no worse than cors-anywhere', c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
-  } else judge('scenario 1', null, 'not run');
+  const [a1, d1] = [find(1, 'cors-anywhere'), find(1, 'direct')];
+  for (const role of ['corsway', 'corsway-workers'] as const) {
+    const c1 = find(1, role);
+    if (role === 'corsway-workers' && !rows.some((r) => r.role === role)) continue;
+    const who = role === 'corsway' ? 'scenario 1' : `scenario 1 with ${c1?.server ?? 'workers'}`;
+    if (c1?.rps && a1?.rps && d1?.rps && c1.p99 !== undefined && a1.p99 !== undefined) {
+      judge(`${who}, at least 4× cors-anywhere req/s`, c1.rps >= 4 * a1.rps, ratio(c1.rps, a1.rps));
+      judge(`${who}, at least 0.4× direct req/s`, c1.rps >= 0.4 * d1.rps, ratio(c1.rps, d1.rps));
+      judge(`${who}, p99 no worse than cors-anywhere`, c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
+    } else judge(who, null, 'not run');
+  }
 
   const [c7, d7] = [find(7, 'corsway'), find(7, 'direct')];
   if (c7?.mbps && d7?.mbps) {
@@ -147,16 +155,17 @@ export function verdicts(rows: readonly Row[]): { text: string } {
     c4 ? (c4.failed ?? 'same Content-Encoding and bytes as the upstream sent') : 'not run',
   );
 
+  const corsway = (r: Row) => r.role === 'corsway' || r.role === 'corsway-workers';
   const slower = rows
-    .filter((r) => r.role === 'corsway')
+    .filter(corsway)
     .filter((r) => {
       const ca = find(r.scenario, 'cors-anywhere');
       return r.failed || (ca && (throughput(r) ?? 0) < (throughput(ca) ?? 0));
     })
-    .map((r) => r.scenario);
+    .map((r) => (r.role === 'corsway' ? `${r.scenario}` : `${r.scenario} (${r.server})`));
   judge(
     'no scenario slower than cors-anywhere',
-    rows.some((r) => r.role === 'corsway') ? slower.length === 0 : null,
+    rows.some(corsway) ? slower.length === 0 : null,
     slower.length ? `slower in ${slower.join(', ')}` : 'every scenario',
   );
   return { text: `Targets (corsway on Node):\n${out.join('\n')}` };
@@ -208,7 +217,11 @@ ${verdicts(rows).text}
 
 - **direct**: a keep-alive \`node:http\` server (\`bench/upstream.ts\`) answering
   from memory. **corsway (Node)**: the built package (\`npm run build\`, then
-  \`dist/cli.js\`, as \`npx corsway\` runs it), request logging off. **cors-anywhere**: 0.4.4 configured as its README recommends
+  \`dist/cli.js\`, as \`npx corsway\` runs it), request logging off, one process.${
+    s.nodeWorkers > 1
+      ? ` **corsway (Node, ${s.nodeWorkers} workers)**: the same with \`CORSWAY_WORKERS=${s.nodeWorkers}\` (one per core here), in the scenarios without a rate limit (one across workers needs Redis).`
+      : ''
+  } **cors-anywhere**: 0.4.4 configured as its README recommends
   (\`removeHeaders: ['cookie', 'cookie2']\`, \`requireHeader: ['origin', 'x-requested-with']\`);
   it answers \`Connection: close\`, so each of its requests pays a new connection.
   ${s.worker ? `**corsway (wrangler dev)**: the Worker in local workerd, where it started${s.workerNote ? ` (${s.workerNote})` : ''}; wrangler dev is a development server, not Cloudflare's edge.` : 'corsway in wrangler dev was not measured in this run.'}
@@ -224,9 +237,11 @@ ${verdicts(rows).text}
   bytes arrive).
 - Scenario 6: corsway with \`CORSWAY_RATE_LIMIT=1000000000/1h\`, cors-anywhere with
   its own rate limiter (\`1000000000 60\`): budgets never run out, the bookkeeping is paid.
-- CPU/req: CPU time (user + system) the server process used during the measured
+- CPU/req: CPU time (user + system) the server's processes used during the measured
   runs, divided by the requests answered; less sensitive to other load on the
   machine than req/s. For corsway and cors-anywhere it excludes the upstream.
+  Peak RSS too covers every process of a server (with workers, the sum of each
+  one's peak).
 - Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it;
   MB/s is 10^6 bytes per second. Peak RSS is the proxy process's VmHWM (reset
   before the download) or, where the kernel refuses the reset, the highest VmRSS
@@ -244,7 +259,8 @@ download, one round, prints only), \`BENCH_DURATION\` (seconds per run, default 
 \`BENCH_ROUNDS\` (runs of scenarios 1-6 per server, default 3),
 \`BENCH_CONNECTIONS\` (default 50), \`BENCH_DOWNLOAD_MB\` (default 1024),
 \`BENCH_IDLE_CLIENTS\` (default 1000), \`BENCH_ONLY=1,7\` (some scenarios, prints only),
-\`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NAMESPACE=off\` (no network
+\`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NODE_WORKERS\` (\`CORSWAY_WORKERS\` of the
+extra corsway row, default the number of cores; 1 drops the row), \`BENCH_NAMESPACE=off\` (no network
 namespace: corsway then runs with private targets allowed), \`BENCH_OUT\` (where to
 write this file). wrk must be installed (Debian/Ubuntu: \`apt-get install wrk\`).
 `;

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startWorker } from '../test/support/runtimes.ts';
@@ -27,6 +28,7 @@ const settings: Settings = {
   downloadBytes: Number(env.BENCH_DOWNLOAD_MB ?? (quick ? 128 : 1024)) * 1024 * 1024,
   idleClients: Number(env.BENCH_IDLE_CLIENTS ?? 1000),
   worker: !/^(0|false|off|no)$/i.test(env.BENCH_WORKER ?? ''),
+  nodeWorkers: Number(env.BENCH_NODE_WORKERS ?? availableParallelism()),
   only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map(Number)) : null,
   guard: 'namespace',
 };
@@ -37,6 +39,7 @@ for (const [name, value] of Object.entries({
   BENCH_CONNECTIONS: settings.connections,
   BENCH_DOWNLOAD_MB: settings.downloadBytes,
   BENCH_IDLE_CLIENTS: settings.idleClients,
+  BENCH_NODE_WORKERS: settings.nodeWorkers,
 })) {
   if (!Number.isFinite(value) || value < 1) {
     console.error(`bench: ${name} must be a positive number, got "${env[name]}"`);
@@ -310,7 +313,7 @@ function noteErrors(scenario: Scenario, server: Server, row: Row, results: reado
   if (status) row.notes.push(`${status} non-2xx answers`);
   if (socket) row.notes.push(`${socket} socket errors`);
   if (timeout) row.notes.push(`${timeout} timeouts`);
-  if (status && server.role === 'corsway') row.failed = `${status} of ${requests} answers were not 2xx`;
+  if (status && server.role.startsWith('corsway')) row.failed = `${status} of ${requests} answers were not 2xx`;
   if (scenario.id === 4 && !row.failed) row.notes.push('gzip bytes relayed as sent');
 }
 
@@ -385,6 +388,15 @@ async function main(): Promise<number> {
       { ...corswayEnv, PORT: String(await freePort()) },
       '127.0.0.1',
     );
+    const corswayWorkers =
+      settings.nodeWorkers > 1
+        ? await start(
+            'corsway (workers)',
+            'dist/cli.js',
+            { ...corswayEnv, CORSWAY_WORKERS: String(settings.nodeWorkers), PORT: String(await freePort()) },
+            '127.0.0.1',
+          )
+        : null;
     const corsAnywhere = await start('cors-anywhere', 'bench/cors-anywhere.ts', { PORT: '0' }, '127.0.0.1');
     const direct: Server = { label: 'direct', role: 'direct', pid: upstream.pid, url: (path) => `${target}${path}` };
     const servers = {
@@ -428,12 +440,17 @@ async function main(): Promise<number> {
           );
         } else {
           list.push(servers.corsway, servers.corsAnywhere);
+          // One download is one connection, so one worker: the single process's row says it all.
+          if (corswayWorkers && scenario.kind !== 'download') {
+            const label = `corsway (Node, ${settings.nodeWorkers} workers)`;
+            list.push(proxied(label, 'corsway-workers', corswayWorkers, target));
+          }
         }
         if (scenario.worker && worker) {
           list.push(proxied('corsway (wrangler dev)', 'worker', { origin: worker.url, pid: null }, target));
         }
         for (const row of await measure(scenario, list)) {
-          if (row.failed && (row.role === 'corsway' || row.role === 'direct')) failed = true;
+          if (row.failed && row.role !== 'cors-anywhere' && row.role !== 'worker') failed = true;
           rows.push(row);
         }
         for (const service of extra) await service.stop();
