@@ -110,7 +110,12 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
     if (stopping) return;
     stopping = true;
     if (!cluster.isWorker) console.log(`corsway: ${signal} received, finishing in-flight requests`);
+    // A connection whose response ends after this is kept open by its client
+    // (for seconds: the Keep-Alive hint), and close() waits for it; so idle
+    // ones are closed again and again until none is left.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
     server.close(() => {
+      clearInterval(sweep);
       redis?.close();
       close().finally(() => process.exit(0));
     });
