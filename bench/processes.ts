@@ -32,7 +32,7 @@ export function startService(
   host: string,
   timeoutMs = 30_000,
 ): Promise<Service> {
-  const args = script.endsWith('.js') ? [script] : ['--import', 'tsx', script];
+  const args = /\.m?js$/.test(script) ? [script] : ['--import', 'tsx', script];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, HOST: host },

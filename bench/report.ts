@@ -27,8 +27,11 @@ export interface Row {
   readonly scenario: number;
   readonly title: string;
   readonly server: string;
-  /** `corsway-workers`: corsway on Node with CORSWAY_WORKERS. */
-  readonly role: 'direct' | 'corsway' | 'corsway-workers' | 'cors-anywhere' | 'worker';
+  /**
+   * `corsway-workers`: corsway on Node with CORSWAY_WORKERS. `floor`: a bare
+   * undici pass-through with no policy, the least a Node proxy can cost.
+   */
+  readonly role: 'direct' | 'corsway' | 'corsway-workers' | 'cors-anywhere' | 'worker' | 'floor';
   rps?: number;
   /** Latency percentiles, ms. */
   p50?: number;
@@ -112,10 +115,19 @@ function table(rows: readonly Row[]): string {
         r.cpuPerRequest === undefined ? '' : `${fmt(r.cpuPerRequest)} µs`
       } | ${
         r.peakRss === undefined ? '' : `${fmt(r.peakRss / 1e6)} MB`
-      } | ${[r.failed, ...r.notes].filter(Boolean).join('; ')} |`,
+      } | ${[r.failed, ...r.notes, floorNote(rows, r)].filter(Boolean).join('; ')} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** For corsway's rows: their throughput as a share of the bare pass-through's. */
+function floorNote(rows: readonly Row[], row: Row): string | undefined {
+  if (row.role !== 'corsway' && row.role !== 'corsway-workers') return undefined;
+  const floor = peer(rows, row, 'floor');
+  const t = throughput(row);
+  const f = floor && throughput(floor);
+  return t && f ? `${ratio(t, f)} the bare pass-through` : undefined;
 }
 
 /** The issue's targets for corsway on Node, judged from one run's rows. */
@@ -126,25 +138,30 @@ export function verdicts(rows: readonly Row[]): { text: string } {
   const judge = (label: string, met: boolean | null, detail: string) =>
     out.push(`- ${met === null ? 'not measured' : met ? 'met' : '**missed**'}: ${label} (${detail})`);
 
-  const [a1, d1] = [find(1, 'cors-anywhere'), find(1, 'direct')];
+  const [a1, d1, f1] = [find(1, 'cors-anywhere'), find(1, 'direct'), find(1, 'floor')];
+  const floor1 = f1?.rps && d1?.rps ? `; the bare pass-through: ${ratio(f1.rps, d1.rps)}` : '';
   for (const role of ['corsway', 'corsway-workers'] as const) {
     const c1 = find(1, role);
     if (role === 'corsway-workers' && !rows.some((r) => r.role === role)) continue;
     const who = role === 'corsway' ? 'scenario 1' : `scenario 1 with ${c1?.server ?? 'workers'}`;
     if (c1?.rps && a1?.rps && d1?.rps && c1.p99 !== undefined && a1.p99 !== undefined) {
       judge(`${who}, at least 4× cors-anywhere req/s`, c1.rps >= 4 * a1.rps, ratio(c1.rps, a1.rps));
-      judge(`${who}, at least 0.4× direct req/s`, c1.rps >= 0.4 * d1.rps, ratio(c1.rps, d1.rps));
+      judge(`${who}, at least 0.4× direct req/s`, c1.rps >= 0.4 * d1.rps, `${ratio(c1.rps, d1.rps)}${floor1}`);
       judge(`${who}, p99 no worse than cors-anywhere`, c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
     } else judge(who, null, 'not run');
   }
 
-  const [c7, d7] = [find(7, 'corsway'), find(7, 'direct')];
+  const [c7, d7, f7] = [find(7, 'corsway'), find(7, 'direct'), find(7, 'floor')];
   if (c7?.mbps && d7?.mbps) {
-    judge('scenario 7, at least 0.7× direct throughput', c7.mbps >= 0.7 * d7.mbps, ratio(c7.mbps, d7.mbps));
+    judge(
+      'scenario 7, at least 0.7× direct throughput',
+      c7.mbps >= 0.7 * d7.mbps,
+      `${ratio(c7.mbps, d7.mbps)}${f7?.mbps ? `; the bare pass-through: ${ratio(f7.mbps, d7.mbps)}` : ''}`,
+    );
     judge(
       'scenario 7, proxy RSS under 100 MB',
       c7.peakRss !== undefined && c7.peakRss < 100e6,
-      `peak ${fmt((c7.peakRss ?? 0) / 1e6)} MB`,
+      `peak ${fmt((c7.peakRss ?? 0) / 1e6)} MB${f7?.peakRss ? `; the bare pass-through: ${fmt(f7.peakRss / 1e6)} MB` : ''}`,
     );
   } else judge('scenario 7', null, 'not run');
 
@@ -224,6 +241,12 @@ ${verdicts(rows).text}
   } **cors-anywhere**: 0.4.4 configured as its README recommends
   (\`removeHeaders: ['cookie', 'cookie2']\`, \`requireHeader: ['origin', 'x-requested-with']\`);
   it answers \`Connection: close\`, so each of its requests pays a new connection.
+  **bare pass-through (floor)**: \`bench/passthrough.mjs\`, node:http in and undici's
+  dispatcher out as in corsway's Node path, the body relayed with backpressure and
+  \`Access-Control-Allow-Origin\` added, and nothing else (no target rules, address
+  guard, header policy or SPEC headers): what such a proxy costs before any of its
+  work. corsway's rows note their share of it. It forwards preflights rather than
+  answering them, so it sits out scenario 5, and scenario 6 too.
   ${s.worker ? `**corsway (wrangler dev)**: the Worker in local workerd, where it started${s.workerNote ? ` (${s.workerNote})` : ''}; wrangler dev is a development server, not Cloudflare's edge.` : 'corsway in wrangler dev was not measured in this run.'}
 - ${guard}
 - Every request carries an \`Origin\` header, as a browser's would.
