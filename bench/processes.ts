@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { childPids } from '../test/support/workers.ts';
 
 /*
  * The servers a benchmark run starts, and the promise that it stops every one
@@ -133,11 +134,7 @@ function stat(pid: number): string[] | null {
  * forks workers), so its CPU time and memory are theirs summed.
  */
 export function processTree(pid: number): number[] {
-  const tree = [pid];
-  for (const entry of readdirSync('/proc')) {
-    if (/^\d+$/.test(entry) && stat(Number(entry))?.[1] === String(pid)) tree.push(Number(entry));
-  }
-  return tree;
+  return [pid, ...childPids(pid)];
 }
 
 /** A server's current and peak resident set, summed over its processes, in bytes (Linux /proc). */
@@ -192,11 +189,11 @@ const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'u
 
 /** CPU time (user + system) a server's processes have used so far, in milliseconds (Linux /proc). */
 export function cpuMs(pid: number): number | null {
-  if (!stat(pid)) return null;
   let ticks = 0;
   for (const member of processTree(pid)) {
     const fields = stat(member);
     if (fields) ticks += Number(fields[11]) + Number(fields[12]);
+    else if (member === pid) return null;
   }
   return (ticks * 1000) / TICKS_PER_SECOND;
 }

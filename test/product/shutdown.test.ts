@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { eventually } from '../support/wait.ts';
 import { alive, workerPids } from '../support/workers.ts';
 
 const upstream = new Upstream({
@@ -33,7 +34,7 @@ describe.each(['1', '2'])('node: SIGTERM with CORSWAY_WORKERS=%s', (workers) => 
       answered = Date.now();
       return { status: res.status, body };
     });
-    while (upstream.hits.length === seen) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => upstream.hits.length > seen, 10_000, 20);
 
     const [code, res] = await Promise.all([proxy.stop(), pending]);
     const exited = Date.now();

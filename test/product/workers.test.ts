@@ -1,20 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { eventually } from '../support/wait.ts';
 import { pidsHoldingConnections, workerPids } from '../support/workers.ts';
 
 const ORIGIN = 'https://app.example';
 
-const upstream = new Upstream({});
-
-/** Retries `check` every 100 ms until it holds (bounded). */
-async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const upstream = new Upstream();
 
 function port(proxy: RunningProxy): number {
   return Number(new URL(proxy.url).port);

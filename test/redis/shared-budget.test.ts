@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { eventually } from '../support/wait.ts';
 import { pidsHoldingConnections, workerPids } from '../support/workers.ts';
 import { RedisServer } from './redis-server.ts';
 
@@ -24,14 +25,8 @@ async function health(proxy: RunningProxy): Promise<{ status: number; text: stri
   return { status: res.status, text: await res.text() };
 }
 
-/** Retries `check` (bounded: reconnects back off up to 2 s) until it holds. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** How long to wait for Redis to be used again: reconnects back off up to 2 s. */
+const RECONNECT_WAIT_MS = 15_000;
 
 describe('two Node instances sharing one Redis, CORSWAY_RATE_LIMIT_FAILURE=open (the default)', () => {
   const redis = new RedisServer();
@@ -104,11 +99,15 @@ describe('two Node instances sharing one Redis, CORSWAY_RATE_LIMIT_FAILURE=open 
   test('Redis back (empty): budgets are shared again, /healthz ok, neither instance restarted', async () => {
     await redis.start();
     for (const proxy of proxies) {
-      await eventually(async () => {
-        // A request that reaches Redis clears the degraded state.
-        await (await fetch(`${proxy.url}/${target}`)).arrayBuffer();
-        return (await health(proxy)).text === 'ok';
-      });
+      await eventually(
+        async () => {
+          // A request that reaches Redis clears the degraded state.
+          await (await fetch(`${proxy.url}/${target}`)).arrayBuffer();
+          return (await health(proxy)).text === 'ok';
+        },
+        RECONNECT_WAIT_MS,
+        200,
+      );
       expect(proxy.output()).toMatch(/rate-limit store Redis reachable again/);
       expect(proxy.output().match(/listening on/g)).toHaveLength(1);
     }
@@ -162,11 +161,15 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
   test('Redis started: GET /<target> -> 200 with the shared budget, /healthz ok', async () => {
     await redis.start();
     let res: Response | undefined;
-    await eventually(async () => {
-      res = await fetch(`${proxy.url}/${target}`);
-      await res.arrayBuffer();
-      return res.status === 200;
-    });
+    await eventually(
+      async () => {
+        res = await fetch(`${proxy.url}/${target}`);
+        await res.arrayBuffer();
+        return res.status === 200;
+      },
+      RECONNECT_WAIT_MS,
+      200,
+    );
     expect(res?.headers.get('ratelimit-remaining')).toBe(String(BUDGET - 1));
     expect(await health(proxy)).toEqual({ status: 200, text: 'ok' });
   });
@@ -223,11 +226,15 @@ describe('a Node instance whose Redis hangs (connected, never answering)', () =>
   test('Redis thawed: a request is answered from Redis again and /healthz is ok', async () => {
     redis.resume();
     // /healthz turns ok only once a budget check has succeeded in Redis.
-    await eventually(async () => {
-      const res = await fetch(`${proxy.url}/${target}`);
-      await res.arrayBuffer();
-      return res.status === 200 && (await health(proxy)).text === 'ok';
-    });
+    await eventually(
+      async () => {
+        const res = await fetch(`${proxy.url}/${target}`);
+        await res.arrayBuffer();
+        return res.status === 200 && (await health(proxy)).text === 'ok';
+      },
+      RECONNECT_WAIT_MS,
+      200,
+    );
   });
 });
 

@@ -6,8 +6,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
  * connections a client opened.
  */
 
-/** The node processes whose parent is `pid` (tsx's esbuild helper is not one). */
-export function workerPids(pid: number): number[] {
+/** The processes whose parent is `pid`, only those named `comm` when given. */
+export function childPids(pid: number, comm?: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -18,11 +18,17 @@ export function workerPids(pid: number): number[] {
       continue; // exited while we looked
     }
     // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === pid && comm === 'node') pids.push(Number(entry));
+    if (ppid !== pid) continue;
+    if (comm === undefined || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm)
+      pids.push(Number(entry));
   }
   return pids.sort((a, b) => a - b);
+}
+
+/** The node processes a primary runs (tsx's esbuild helper is not one). */
+export function workerPids(pid: number): number[] {
+  return childPids(pid, 'node');
 }
 
 /** Of `pids`, those holding an established TCP connection whose local end is `port` on IPv4. */
