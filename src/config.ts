@@ -263,6 +263,11 @@ export interface Listen {
   readonly workers: number;
 }
 
+/** The URL of a server listening on `address` (an IPv6 one in brackets) and `port`, for its "listening" line. */
+export function listenUrl(address: string, port: number): string {
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
 /** `HOST`, `PORT` and `CORSWAY_WORKERS` for the Node server, checked like the rest. */
 export function parseListen(env: Env): Listen {
   const read = new Reader(env);

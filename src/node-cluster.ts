@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import type { Listen } from './config.ts';
+import { type Listen, listenUrl } from './config.ts';
 
 /** How long workers may finish in-flight requests after SIGTERM/SIGINT, plus a margin. */
 const STOP_GRACE_MS = 12_000;
@@ -21,8 +21,7 @@ export function supervise(listen: Listen): void {
     listened.add(worker);
     if (announced || listened.size !== listen.workers) return;
     announced = true;
-    const host = address.addressType === 6 ? `[${address.address}]` : address.address;
-    console.log(`corsway listening on http://${host}:${address.port} with ${listen.workers} workers`);
+    console.log(`corsway listening on ${listenUrl(address.address, address.port)} with ${listen.workers} workers`);
   });
 
   cluster.on('exit', (worker, code, signal) => {

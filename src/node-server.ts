@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { accessLogger } from './access-log.ts';
 import { socketClientAddress } from './address.ts';
 import { createApp } from './app.ts';
-import { type Config, ConfigError, type Listen } from './config.ts';
+import { type Config, ConfigError, type Listen, listenUrl } from './config.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { createMetrics } from './metrics.ts';
 import { nodeProxy } from './node-proxy.ts';
@@ -75,10 +75,8 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
   server.listen(listen.port, listen.host, () => {
     if (cluster.isWorker) return;
-    const info = server.address() as AddressInfo;
-    console.log(
-      `corsway listening on http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
-    );
+    const { address, port } = server.address() as AddressInfo;
+    console.log(`corsway listening on ${listenUrl(address, port)}`);
   });
   if (metrics) {
     server.on('connection', (socket: import('node:net').Socket) => {
