@@ -156,7 +156,10 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: Up
         resolve({ status, headers: out, body: target });
       },
       onResponseData(_, chunk) {
-        target?.push(chunk);
+        // undici hands over an empty chunk each time a paused body resumes
+        // (after every chunk of a large body); relaying it would cost the
+        // client's response a write call and an empty write(2).
+        if (chunk.length > 0) target?.push(chunk);
       },
       onResponseEnd() {
         ended = true;
