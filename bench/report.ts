@@ -38,7 +38,6 @@ export interface Row {
   p99?: number;
   /** Scenario 7: download throughput, 10^6 bytes per second. */
   mbps?: number;
-  seconds?: number;
   /** CPU time of the server process per request during the measured run, microseconds. */
   cpuPerRequest?: number;
   /** Peak resident memory of the server process during the scenario, bytes. */
@@ -265,10 +264,11 @@ ${verdicts(rows).text}
   machine than req/s. For corsway and cors-anywhere it excludes the upstream.
   Peak RSS too covers every process of a server (with workers, the sum of each
   one's peak).
-- Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it;
-  MB/s is 10^6 bytes per second. Peak RSS is the proxy process's VmHWM (reset
-  before the download) or, where the kernel refuses the reset, the highest VmRSS
-  sampled every 50 ms.
+- Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it,
+  in ${s.rounds} round${s.rounds > 1 ? 's' : ''} of one download per server in turn; the row shows the median
+  download. MB/s is 10^6 bytes per second. Peak RSS is the highest of the rounds:
+  the proxy process's VmHWM (reset before each download) or, where the kernel
+  refuses the reset, the highest VmRSS sampled every 50 ms.
 - Scenario 8: ${s.idleClients} keep-alive connections each complete one request and stay
   open and idle while wrk runs for ${Math.min(s.seconds, 4)} s (inside Node's default 5 s keep-alive
   timeout). Notes count the idle connections still open before and after the load;
