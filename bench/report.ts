@@ -78,7 +78,7 @@ export function machine(wrk: string): Machine {
 
 const throughput = (r: Row): number | undefined => r.rps ?? r.mbps;
 
-function fmt(n: number | undefined, digits = 0): string {
+export function fmt(n: number | undefined, digits = 0): string {
   return n === undefined
     ? '—'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -7,7 +7,7 @@ import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
 import { cpuMs, memory, onInterrupt, ROOT, type Service, startService, track, watchMemory } from './processes.ts';
-import { machine, type Row, render, type Settings, verdicts } from './report.ts';
+import { fmt, machine, type Row, render, type Settings, verdicts } from './report.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
 /*
@@ -241,8 +241,9 @@ function proxied(
   return { label, role, pid: proxy.pid, url: (path) => `${proxy.origin}/${target}${path}` };
 }
 
-const median = (runs: readonly WrkResult[]): WrkResult =>
-  [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)] as WrkResult;
+/** The middle of `items` by `value` (the lower one of an even count). */
+const median = <T>(items: readonly T[], value: (item: T) => number): T =>
+  [...items].sort((a, b) => value(a) - value(b))[Math.floor((items.length - 1) / 2)] as T;
 
 /** The scenario's rows, one per server; a row that failed its check is not measured further. */
 async function measure(scenario: Scenario, servers: readonly Server[]): Promise<Row[]> {
@@ -294,11 +295,11 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   for (const { server, row } of live) {
     const seen = runs.get(server);
     if (!seen) continue;
-    const mid = median(seen.results);
+    const mid = median(seen.results, (r) => r.rps);
     Object.assign(row, { rps: mid.rps, p50: mid.p50, p99: mid.p99 });
     if (server.pid && seen.requests > 0) row.cpuPerRequest = (seen.cpuMs * 1000) / seen.requests;
     if (seen.results.length > 1) {
-      const all = seen.results.map((r) => Math.round(r.rps).toLocaleString('en-US')).join(', ');
+      const all = seen.results.map((r) => fmt(r.rps)).join(', ');
       row.notes.push(`median of ${seen.results.length} runs (${all} req/s)`);
     }
     noteErrors(scenario, server, row, seen.results);
@@ -350,17 +351,15 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
   }
   for (const [row, { mbps, peakRss, rssBefore }] of seen) {
     if (row.failed) continue;
-    const sorted = [...mbps].sort((a, b) => a - b);
-    row.mbps = sorted[Math.floor((sorted.length - 1) / 2)];
-    if (mbps.length > 1) row.notes.push(`median of ${mbps.length} downloads (${mbps.map(fmtMbps).join(', ')} MB/s)`);
+    row.mbps = median(mbps, (m) => m);
+    if (mbps.length > 1)
+      row.notes.push(`median of ${mbps.length} downloads (${mbps.map((m) => fmt(m)).join(', ')} MB/s)`);
     if (peakRss > 0) {
       row.peakRss = peakRss;
       if (rssBefore !== null) row.notes.push(`RSS ${fmtMb(rssBefore)} MB before the first download`);
     }
   }
 }
-
-const fmtMbps = (mbps: number): string => Math.round(mbps).toLocaleString('en-US');
 
 /** Scenario 8: one server at a time, load beside idle clients. */
 async function measureIdle(scenario: Scenario, server: Server, row: Row): Promise<void> {
