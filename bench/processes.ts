@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { childPids } from '../test/support/workers.ts';
+import { childPids, procStat } from '../test/support/workers.ts';
 
 /*
  * The servers a benchmark run starts, and the promise that it stops every one
@@ -119,16 +119,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** Fields of /proc/<pid>/stat after the command name (which may hold spaces), or null once gone. */
-function stat(pid: number): string[] | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
 /**
  * `pid` and its children: a server is every process it runs (CORSWAY_WORKERS
  * forks workers), so its CPU time and memory are theirs summed.
@@ -191,7 +181,7 @@ const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'u
 export function cpuMs(pid: number): number | null {
   let ticks = 0;
   for (const member of processTree(pid)) {
-    const fields = stat(member);
+    const fields = procStat(member)?.fields;
     if (fields) ticks += Number(fields[11]) + Number(fields[12]);
     else if (member === pid) return null;
   }

@@ -6,22 +6,29 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
  * connections a client opened.
  */
 
+/**
+ * /proc/<pid>/stat: the command name, and the fields after it from `state`
+ * on (proc(5) numbers those from 3); null once the process is gone.
+ */
+export function procStat(pid: number | string): { comm: string; fields: string[] } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces, so split after its last ')'.
+  const end = stat.lastIndexOf(')');
+  return { comm: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') };
+}
+
 /** The processes whose parent is `pid`, only those named `comm` when given. */
 export function childPids(pid: number, comm?: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid !== pid) continue;
-    if (comm === undefined || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm)
-      pids.push(Number(entry));
+    const stat = procStat(entry); // null: exited while we looked
+    if (stat && Number(stat.fields[1]) === pid && (comm === undefined || stat.comm === comm)) pids.push(Number(entry));
   }
   return pids.sort((a, b) => a - b);
 }
