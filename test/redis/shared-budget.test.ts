@@ -25,8 +25,18 @@ async function health(proxy: RunningProxy): Promise<{ status: number; text: stri
   return { status: res.status, text: await res.text() };
 }
 
-/** How long to wait for Redis to be used again: reconnects back off up to 2 s. */
-const RECONNECT_WAIT_MS = 15_000;
+/** A Node instance with a budget of BUDGET per hour kept in `redis`, plus `extra`. */
+function budgetEnv(redis: RedisServer, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
+    CORSWAY_REDIS_URL: redis.url,
+    ...extra,
+  };
+}
+
+/** Retries `check` until it holds, as long as Redis reconnects may take (they back off up to 2 s). */
+const afterReconnect = (check: () => Promise<boolean>) => eventually(check, 15_000, 200);
 
 describe('two Node instances sharing one Redis, CORSWAY_RATE_LIMIT_FAILURE=open (the default)', () => {
   const redis = new RedisServer();
@@ -37,12 +47,7 @@ describe('two Node instances sharing one Redis, CORSWAY_RATE_LIMIT_FAILURE=open 
   beforeAll(async () => {
     await Promise.all([redis.start(), upstream.start()]);
     target = `${upstream.origin}/shared`;
-    const env = {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
-      CORSWAY_REDIS_URL: redis.url,
-    };
-    proxies = await Promise.all([startNode(env), startNode(env)]);
+    proxies = await Promise.all([startNode(budgetEnv(redis)), startNode(budgetEnv(redis))]);
   });
   afterAll(async () => {
     await Promise.all(proxies.map((p) => p.stop()));
@@ -99,15 +104,11 @@ describe('two Node instances sharing one Redis, CORSWAY_RATE_LIMIT_FAILURE=open 
   test('Redis back (empty): budgets are shared again, /healthz ok, neither instance restarted', async () => {
     await redis.start();
     for (const proxy of proxies) {
-      await eventually(
-        async () => {
-          // A request that reaches Redis clears the degraded state.
-          await (await fetch(`${proxy.url}/${target}`)).arrayBuffer();
-          return (await health(proxy)).text === 'ok';
-        },
-        RECONNECT_WAIT_MS,
-        200,
-      );
+      await afterReconnect(async () => {
+        // A request that reaches Redis clears the degraded state.
+        await (await fetch(`${proxy.url}/${target}`)).arrayBuffer();
+        return (await health(proxy)).text === 'ok';
+      });
       expect(proxy.output()).toMatch(/rate-limit store Redis reachable again/);
       expect(proxy.output().match(/listening on/g)).toHaveLength(1);
     }
@@ -133,12 +134,7 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
     // Redis is not running yet: the proxy must start anyway.
     await redis.start();
     await redis.kill();
-    proxy = await startNode({
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
-      CORSWAY_RATE_LIMIT_FAILURE: 'closed',
-      CORSWAY_REDIS_URL: redis.url,
-    });
+    proxy = await startNode(budgetEnv(redis, { CORSWAY_RATE_LIMIT_FAILURE: 'closed' }));
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -161,15 +157,11 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
   test('Redis started: GET /<target> -> 200 with the shared budget, /healthz ok', async () => {
     await redis.start();
     let res: Response | undefined;
-    await eventually(
-      async () => {
-        res = await fetch(`${proxy.url}/${target}`);
-        await res.arrayBuffer();
-        return res.status === 200;
-      },
-      RECONNECT_WAIT_MS,
-      200,
-    );
+    await afterReconnect(async () => {
+      res = await fetch(`${proxy.url}/${target}`);
+      await res.arrayBuffer();
+      return res.status === 200;
+    });
     expect(res?.headers.get('ratelimit-remaining')).toBe(String(BUDGET - 1));
     expect(await health(proxy)).toEqual({ status: 200, text: 'ok' });
   });
@@ -194,11 +186,7 @@ describe('a Node instance whose Redis hangs (connected, never answering)', () =>
   beforeAll(async () => {
     await Promise.all([redis.start(), upstream.start()]);
     target = `${upstream.origin}/hung`;
-    proxy = await startNode({
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
-      CORSWAY_REDIS_URL: redis.url,
-    });
+    proxy = await startNode(budgetEnv(redis));
   });
   afterAll(async () => {
     redis.resume();
@@ -226,15 +214,11 @@ describe('a Node instance whose Redis hangs (connected, never answering)', () =>
   test('Redis thawed: a request is answered from Redis again and /healthz is ok', async () => {
     redis.resume();
     // /healthz turns ok only once a budget check has succeeded in Redis.
-    await eventually(
-      async () => {
-        const res = await fetch(`${proxy.url}/${target}`);
-        await res.arrayBuffer();
-        return res.status === 200 && (await health(proxy)).text === 'ok';
-      },
-      RECONNECT_WAIT_MS,
-      200,
-    );
+    await afterReconnect(async () => {
+      const res = await fetch(`${proxy.url}/${target}`);
+      await res.arrayBuffer();
+      return res.status === 200 && (await health(proxy)).text === 'ok';
+    });
   });
 });
 
@@ -247,12 +231,7 @@ describe('one Node instance with CORSWAY_WORKERS=2 and Redis', () => {
   beforeAll(async () => {
     await Promise.all([redis.start(), upstream.start()]);
     target = `${upstream.origin}/workers`;
-    proxy = await startNode({
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_RATE_LIMIT: `${BUDGET}/1h`,
-      CORSWAY_REDIS_URL: redis.url,
-      CORSWAY_WORKERS: '2',
-    });
+    proxy = await startNode(budgetEnv(redis, { CORSWAY_WORKERS: '2' }));
   });
   afterAll(async () => {
     await proxy?.stop();
