@@ -124,7 +124,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       code = refused.code;
       answer = { ...refusal(refused, origin), limit: 0 };
     }
-    if (!log && !metrics) return { ...answer, sent: ignore };
+    if (!log && !metrics) return withSent(answer, ignore);
     const sent = (bytes: number) => {
       const record: RequestRecord = {
         method: req.method,
@@ -140,7 +140,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       log?.(record);
       metrics?.requestFinished(record);
     };
-    return { ...answer, sent };
+    return withSent(answer, sent);
   };
   return Object.assign(proxy, { spendBudget });
 
@@ -248,6 +248,15 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     }
     return headers;
   }
+}
+
+/**
+ * The answer with its `sent` callback, copied field by field: spreading
+ * answers of several shapes (a target's, a refusal, a preflight) sends V8 to
+ * its slow generic copy, which took about 4% of a small proxied request's CPU.
+ */
+function withSent<Body>(answer: Omit<Answer<Body>, 'sent'>, sent: (bytes: number) => void): Answer<Body> {
+  return { status: answer.status, headers: answer.headers, body: answer.body, limit: answer.limit, sent };
 }
 
 /** What handling a request learned, for its record. */
