@@ -187,9 +187,12 @@ export function verdicts(rows: readonly Row[]): { text: string } {
   return { text: `Targets (corsway on Node):\n${out.join('\n')}` };
 }
 
+/** The bench's knobs, and what else in the environment changes every Node server's speed. */
+const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'GLIBC_TUNABLES']);
+
 function command(): string {
   const knobs = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('BENCH_'))
+    .filter(([k]) => k.startsWith('BENCH_') || RUNTIME_ENV.has(k) || k.startsWith('MALLOC_'))
     .map(([k, v]) => `${k}=${v}`);
   return [...knobs, 'npm run bench'].join(' ');
 }
@@ -285,7 +288,9 @@ download, one round, prints only), \`BENCH_DURATION\` (seconds per run, default 
 \`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NODE_WORKERS\` (\`CORSWAY_WORKERS\` of the
 extra corsway row, default the number of cores; 1 drops the row), \`BENCH_NAMESPACE=off\` (no network
 namespace: corsway then runs with private targets allowed), \`BENCH_OUT\` (where to
-write this file). wrk must be installed (Debian/Ubuntu: \`apt-get install wrk\`).
+write this file). \`GLIBC_TUNABLES\`, \`MALLOC_*\` and \`NODE_OPTIONS\`, when set, reach every
+server the run starts (and its download client) and are shown in the command above. wrk
+must be installed (Debian/Ubuntu: \`apt-get install wrk\`).
 `;
   return { table: t, markdown };
 }
