@@ -105,9 +105,15 @@ export class ReplayableBody {
       return value;
     };
     return {
-      async *[Symbol.asyncIterator]() {
-        for (let chunk = await next(); chunk; chunk = await next()) yield chunk;
-      },
+      // A plain iterator, not an async generator: through a generator, a
+      // proxied 64 KiB upload took half as much CPU again on Node 20 (bench
+      // scenario 3, 12 interleaved rounds: 420 against 283 µs per request).
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Uint8Array, undefined>> => {
+          const chunk = await next();
+          return chunk ? { done: false, value: chunk } : { done: true, value: undefined };
+        },
+      }),
       stream: () =>
         new ReadableStream<Uint8Array>({
           async pull(controller) {
