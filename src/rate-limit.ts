@@ -70,6 +70,12 @@ export const MEMORY_LIMITER_KEYS = 100_000;
  * Budgets in this process's memory (lru-cache), bounded in keys so a flood of
  * distinct addresses cannot grow it without limit. An evicted key starts
  * afresh, so the bound should exceed the number of clients seen per window.
+ *
+ * Entries have no TTL: an arrival time in the past already means a full
+ * budget (gcra reads it as now), so an old entry is merely a slot for the LRU
+ * order to reclaim. A TTL cost more than it saved: lru-cache clears every
+ * slot of its arrays when it expires its only entry, so a lone client whose
+ * budget had refilled paid for all MEMORY_LIMITER_KEYS slots on each request.
  */
 export function memoryLimiter(
   spec: RateLimitSpec,
@@ -81,17 +87,11 @@ export function memoryLimiter(
   } = {},
 ): RateLimiter {
   const now = options.now ?? Date.now;
-  const tats = new LRUCache<string, number>({
-    max: options.maxKeys ?? MEMORY_LIMITER_KEYS,
-    // A key whose arrival time has passed holds a full budget: forget it.
-    ttl: spec.windowSeconds * 1000,
-    ttlAutopurge: false,
-  });
+  const tats = new LRUCache<string, number>({ max: options.maxKeys ?? MEMORY_LIMITER_KEYS });
   return {
     async consume(key) {
-      const t = now();
-      const { decision, tat } = gcra(spec, tats.get(key), t);
-      if (tat !== null) tats.set(key, tat, { ttl: Math.max(1, Math.ceil(tat - t)) });
+      const { decision, tat } = gcra(spec, tats.get(key), now());
+      if (tat !== null) tats.set(key, tat);
       return decision;
     },
   };
