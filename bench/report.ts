@@ -89,9 +89,12 @@ function ms(n: number | undefined): string {
   return n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`;
 }
 
-function ratio(a: number | undefined, b: number | undefined): string {
-  return a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`;
+function ratio(a: number | undefined, b: number | undefined, digits = 2): string {
+  return a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(digits)}×`;
 }
+
+/** A ratio judged against a target, to 3 decimals: a 0.397 that misses 0.4 must not read "0.40". */
+const judged = (a: number, b: number) => ratio(a, b, 3);
 
 function peer(rows: readonly Row[], row: Row, role: Row['role']): Row | undefined {
   return rows.find((r) => r.scenario === row.scenario && r.role === role && !r.failed);
@@ -138,14 +141,14 @@ export function verdicts(rows: readonly Row[]): { text: string } {
     out.push(`- ${met === null ? 'not measured' : met ? 'met' : '**missed**'}: ${label} (${detail})`);
 
   const [a1, d1, f1] = [find(1, 'cors-anywhere'), find(1, 'direct'), find(1, 'floor')];
-  const floor1 = f1?.rps && d1?.rps ? `; the bare pass-through: ${ratio(f1.rps, d1.rps)}` : '';
+  const floor1 = f1?.rps && d1?.rps ? `; the bare pass-through: ${judged(f1.rps, d1.rps)}` : '';
   for (const role of ['corsway', 'corsway-workers'] as const) {
     const c1 = find(1, role);
     if (role === 'corsway-workers' && !rows.some((r) => r.role === role)) continue;
     const who = role === 'corsway' ? 'scenario 1' : `scenario 1 with ${c1?.server ?? 'workers'}`;
     if (c1?.rps && a1?.rps && d1?.rps && c1.p99 !== undefined && a1.p99 !== undefined) {
-      judge(`${who}, at least 4× cors-anywhere req/s`, c1.rps >= 4 * a1.rps, ratio(c1.rps, a1.rps));
-      judge(`${who}, at least 0.4× direct req/s`, c1.rps >= 0.4 * d1.rps, `${ratio(c1.rps, d1.rps)}${floor1}`);
+      judge(`${who}, at least 4× cors-anywhere req/s`, c1.rps >= 4 * a1.rps, judged(c1.rps, a1.rps));
+      judge(`${who}, at least 0.4× direct req/s`, c1.rps >= 0.4 * d1.rps, `${judged(c1.rps, d1.rps)}${floor1}`);
       judge(`${who}, p99 no worse than cors-anywhere`, c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
     } else judge(who, null, 'not run');
   }
@@ -155,7 +158,7 @@ export function verdicts(rows: readonly Row[]): { text: string } {
     judge(
       'scenario 7, at least 0.7× direct throughput',
       c7.mbps >= 0.7 * d7.mbps,
-      `${ratio(c7.mbps, d7.mbps)}${f7?.mbps ? `; the bare pass-through: ${ratio(f7.mbps, d7.mbps)}` : ''}`,
+      `${judged(c7.mbps, d7.mbps)}${f7?.mbps ? `; the bare pass-through: ${judged(f7.mbps, d7.mbps)}` : ''}`,
     );
     judge(
       'scenario 7, proxy RSS under 100 MB',
