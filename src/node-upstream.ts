@@ -89,7 +89,10 @@ export function egressFromEnv(env: Readonly<Record<string, string | undefined>>)
  * directly (not through `request`, whose Readable body costs as much again as
  * the rest of a small proxied request). It neither follows redirects nor
  * decodes bodies, so compressed bytes pass through with the Content-Encoding
- * and Content-Length that describe them.
+ * and Content-Length that describe them. node:http's own client was tried in
+ * its place (keep-alive agents, the guard as a `lookup` hook): the server
+ * answered about a fifth fewer small GETs per second, and relayed 1 GiB
+ * downloads no faster, peaking only about 10 MB lower.
  *
  * With an egress proxy, the connection is to the proxy (trusted configuration),
  * so the connect-time guard cannot see the target; instead the target's name
