@@ -12,9 +12,9 @@
  *   node --import tsx bench/limiter-latency.ts [COUNT]
  */
 import { performance } from 'node:perf_hooks';
-import { memoryLimiter, type RateLimiter } from '../src/rate-limit.ts';
-import { redisLimiter } from '../src/redis-limiter.ts';
-import { RedisServer } from '../test/redis/redis-server.ts';
+import { memoryLimiter, type RateLimiter } from '../src/limiters/rate-limit.ts';
+import { redisLimiter } from '../src/limiters/redis.ts';
+import { RedisServer } from '../test/support/redis-server.ts';
 import { type RunningProxy, startNode, startWorker } from '../test/support/runtimes.ts';
 import { Upstream } from '../test/support/upstream.ts';
 
@@ -93,7 +93,7 @@ try {
   const viaRedis = await consumeFigures(shared);
   shared.close();
   console.log(row('Redis (Lua script, one round trip)', viaRedis, memory));
-  const budgets = await proxy(startWorker({}, ['--config', 'test/durable/wrangler.toml']));
+  const budgets = await proxy(startWorker({}, ['--config', 'test/limiters/durable/wrangler.toml']));
   const workerAlone = await timeEach(COUNT, async () => {
     await (await fetch(`${budgets.url}/healthz`)).arrayBuffer();
   });

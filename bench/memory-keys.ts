@@ -6,7 +6,7 @@
  *
  *   npm run bench:memory   (node --expose-gc --import tsx bench/memory-keys.ts)
  */
-import { MEMORY_LIMITER_KEYS, memoryLimiter } from '../src/rate-limit.ts';
+import { MEMORY_LIMITER_KEYS, memoryLimiter } from '../src/limiters/rate-limit.ts';
 
 const KEYS = 1_000_000;
 /** The bound the README documents for the heap the limiter may add at its default size. */

@@ -413,7 +413,7 @@ async function main(): Promise<number> {
     const corswayEnv = { CORSWAY_LOG_LEVEL: 'silent', ...guardEnv };
     const corsway = await start(
       'corsway',
-      'dist/cli.js',
+      'dist/node/cli.js',
       { ...corswayEnv, PORT: String(await freePort()) },
       '127.0.0.1',
     );
@@ -421,7 +421,7 @@ async function main(): Promise<number> {
       settings.nodeWorkers > 1
         ? await start(
             'corsway (workers)',
-            'dist/cli.js',
+            'dist/node/cli.js',
             { ...corswayEnv, CORSWAY_WORKERS: String(settings.nodeWorkers), PORT: String(await freePort()) },
             '127.0.0.1',
           )
@@ -453,7 +453,7 @@ async function main(): Promise<number> {
         if (scenario.rateLimited) {
           const rl = await start(
             'corsway (rate limit)',
-            'dist/cli.js',
+            'dist/node/cli.js',
             { ...corswayEnv, CORSWAY_RATE_LIMIT: '1000000000/1h', PORT: String(await freePort()) },
             '127.0.0.1',
           );

@@ -1,12 +1,12 @@
 import { type Context, Hono } from 'hono';
-import { Abort } from './abort.ts';
-import type { Config } from './config.ts';
-import { handleDiagnose } from './diagnose.ts';
-import { errorResponse } from './errors.ts';
-import { METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts';
-import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRecord } from './proxy.ts';
-import type { RateLimiter } from './rate-limit.ts';
-import type { Upstream } from './upstream.ts';
+import type { Config } from './config/config.ts';
+import { Abort } from './core/abort.ts';
+import { errorResponse } from './core/errors.ts';
+import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRecord } from './core/proxy.ts';
+import type { Upstream } from './core/upstream.ts';
+import { handleDiagnose } from './diagnose/diagnose.ts';
+import type { RateLimiter } from './limiters/rate-limit.ts';
+import { METRICS_CONTENT_TYPE, type Metrics } from './observe/metrics.ts';
 
 /** What the runtime lends the app. */
 export interface Capabilities {

@@ -1,19 +1,19 @@
 import type { Context, Hono } from 'hono';
-import { socketClientAddress } from './address.ts';
 import { type Capabilities, createApp } from './app.ts';
-import { ConfigError, parseConfig } from './config.ts';
-import { fetchUpstream } from './fetch-upstream.ts';
-import type { Metrics } from './metrics.ts';
-import type { RequestRecord } from './proxy.ts';
-import type { RateLimiter } from './rate-limit.ts';
-import type { Upstream } from './upstream.ts';
+import { ConfigError, parseConfig } from './config/config.ts';
+import { socketClientAddress } from './core/address.ts';
+import { fetchUpstream } from './core/fetch-upstream.ts';
+import type { RequestRecord } from './core/proxy.ts';
+import type { Upstream } from './core/upstream.ts';
+import type { RateLimiter } from './limiters/rate-limit.ts';
+import type { Metrics } from './observe/metrics.ts';
 
-export type { RequestBody } from './body.ts';
-export { fetchUpstream } from './fetch-upstream.ts';
-export { createMetrics, type Metrics } from './metrics.ts';
-export type { RequestRecord } from './proxy.ts';
-export type { RateLimitDecision, RateLimiter } from './rate-limit.ts';
-export type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
+export type { RequestBody } from './core/body.ts';
+export { fetchUpstream } from './core/fetch-upstream.ts';
+export type { RequestRecord } from './core/proxy.ts';
+export type { Upstream, UpstreamRequest, UpstreamResponse } from './core/upstream.ts';
+export type { RateLimitDecision, RateLimiter } from './limiters/rate-limit.ts';
+export { createMetrics, type Metrics } from './observe/metrics.ts';
 
 /**
  * What `corsway()` accepts: the environment variables of the README as typed

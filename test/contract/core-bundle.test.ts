@@ -18,8 +18,8 @@ test('npx wrangler deploy --dry-run bundles the Worker without nodejs_compat or 
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     });
     const files = await readdir(out);
-    expect(files).toContain('worker.js');
-    const bundle = await readFile(join(out, 'worker.js'), 'utf8');
+    expect(files).toContain('main.js');
+    const bundle = await readFile(join(out, 'main.js'), 'utf8');
     expect(bundle).not.toMatch(/from\s*["']node:|require\(["']node:/);
     const toml = await readFile(join(ROOT, 'wrangler.toml'), 'utf8');
     expect(toml).not.toMatch(/^[^#]*nodejs_compat/m);

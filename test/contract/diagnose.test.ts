@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Diagnosis } from '../../src/diagnose.ts';
+import type { Diagnosis } from '../../src/diagnose/diagnose.ts';
 import { permissive } from '../support/cors-target.ts';
 import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';

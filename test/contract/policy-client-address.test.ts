@@ -105,7 +105,7 @@ async function wranglerConfig(dir: string, bindings: string[]): Promise<string> 
   const config = join(dir, 'wrangler.toml');
   const lines = [
     'name = "corsway"',
-    `main = ${JSON.stringify(join(ROOT, 'src/worker.ts'))}`,
+    `main = ${JSON.stringify(join(ROOT, 'src/worker/main.ts'))}`,
     setting('compatibility_date'),
     setting('compatibility_flags'),
     ...bindings,

@@ -5,10 +5,10 @@ import { serve } from '@hono/node-server';
 import type { buildConnector } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import { parseConfig } from '../../src/config.ts';
-import { findProxyError } from '../../src/errors.ts';
-import { guardedConnector, nodeUpstream, type Resolve } from '../../src/node-upstream.ts';
-import type { Upstream } from '../../src/upstream.ts';
+import { parseConfig } from '../../src/config/config.ts';
+import { findProxyError } from '../../src/core/errors.ts';
+import type { Upstream } from '../../src/core/upstream.ts';
+import { guardedConnector, nodeUpstream, type Resolve } from '../../src/node/upstream.ts';
 import { errorCode, send, Trap } from './traps.ts';
 
 /*

@@ -5,7 +5,7 @@ import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { rawExchange, send } from './traps.ts';
 
 /*
- * The Node server's own limits (src/node.ts SERVER_LIMITS): slow or idle
+ * The Node server's own limits (src/node/server.ts SERVER_LIMITS): slow or idle
  * clients cannot hold sockets forever, and floods of garbage leave it serving.
  */
 

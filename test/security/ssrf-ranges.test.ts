@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import { parseConfig } from '../../src/config.ts';
-import type { Upstream, UpstreamRequest } from '../../src/upstream.ts';
+import { parseConfig } from '../../src/config/config.ts';
+import type { Upstream, UpstreamRequest } from '../../src/core/upstream.ts';
 
 /*
  * Non-public destinations outside loopback (cloud metadata, RFC 1918, CGNAT,

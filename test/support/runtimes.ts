@@ -69,7 +69,7 @@ export function startProxy(runtime: Runtime, env: ProxyEnv = {}): Promise<Runnin
 
 /** `npm start`'s command, on a port of 127.0.0.1 the kernel picks (PORT=0), read back from its first line. */
 export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, CORSWAY_LOG_LEVEL: 'silent', ...env, HOST: '127.0.0.1', PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,11 +82,12 @@ export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
  * `wranglerArgs` go last, e.g. `['--config', path]` for a config with extra bindings.
  */
 export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly string[] = []): Promise<RunningProxy> {
-  const port = await freePort();
   const vars = Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   // Fresh local state per start, unless the caller passes its own --persist-to:
   // Durable Object budgets must not carry over from an earlier run by accident.
   const state = wranglerArgs.includes('--persist-to') ? null : await mkdtemp(join(tmpdir(), 'corsway-wrangler-'));
+  // Port 0: wrangler binds a port of its own choosing and names it in its "Ready on" line,
+  // so a server started by another test run can never be taken for this one.
   const child = spawn(
     process.execPath,
     [
@@ -95,12 +96,12 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
       '--ip',
       '127.0.0.1',
       '--port',
-      String(port),
+      '0',
       '--inspector-port',
-      String(await freePort()),
+      '0',
       '--show-interactive-dev-session=false',
       '--log-level',
-      'warn',
+      'info',
       ...(state ? ['--persist-to', state] : []),
       ...vars,
       ...wranglerArgs,
@@ -113,9 +114,8 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
       detached: true,
     },
   );
-  const url = `http://127.0.0.1:${port}`;
-  const proxy = await ready(child, 'worker', url, 60_000);
-  await waitForHttp(`${url}/healthz`, 60_000, child);
+  const proxy = await ready(child, 'worker', /Ready on (http:\/\/127\.0\.0\.1:\d+)/, 60_000);
+  await waitForHttp(`${proxy.url}/healthz`, 60_000, child);
   return {
     ...proxy,
     stop: async () => {

@@ -1,0 +1,125 @@
+import { createClient } from 'redis';
+import type { RateLimitSpec } from '../config/config.ts';
+import { type SharedLimiter, withFailover } from './failover.ts';
+import { gcra, type RateLimiter } from './rate-limit.ts';
+
+/**
+ * A budget check is one round trip on a LAN; past this a request stops waiting
+ * for Redis. Our own timer: the client's `timeout` command option stops
+ * counting once a command is written, so it cannot catch a Redis that hangs.
+ */
+const COMMAND_TIMEOUT_MS = 500;
+/** Commands waiting on a hung connection are capped; beyond this they fail at once. */
+const MAX_PENDING_COMMANDS = 1_000;
+/** How long one connection attempt may take. */
+const CONNECT_TIMEOUT_MS = 2_000;
+/** Reconnect back-off doubles from 50 ms up to this, and keeps trying: Redis usually comes back. */
+const MAX_RECONNECT_DELAY_MS = 2_000;
+/** Every budget key starts with this, so corsway's keys are easy to find and never collide. */
+const KEY_PREFIX = 'corsway:ratelimit:';
+
+/**
+ * gcra() from rate-limit.ts, made atomic inside Redis: the same arithmetic
+ * (its SLACK_MS rounding tolerance included) on the stored arrival time
+ * (milliseconds, as a decimal string), on Redis's own clock so instances with
+ * skewed clocks still share one timeline. It returns
+ * what gcra() needs to rebuild the decision in JavaScript: the arrival time it
+ * found and the time it used, both printed with %.17g so the doubles arrive
+ * bit for bit and both sides agree on every comparison. TIME before a write
+ * needs effects replication, the default since Redis 5.
+ */
+const CONSUME_SCRIPT = `
+local window = tonumber(ARGV[1])
+local interval = window / tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local stored = redis.call('GET', KEYS[1])
+local tat = math.max(tonumber(stored) or now, now)
+local nextTat = tat + interval
+local slack = math.min(1, interval / 4)
+if nextTat - now <= window + slack then
+  redis.call('SET', KEYS[1], string.format('%.17g', nextTat), 'PX', math.max(1, math.ceil(nextTat - now)))
+end
+return { stored or '', string.format('%.17g', now) }
+`;
+
+/** The Redis store with its connection, for the Node entry to report on and close. */
+export interface RedisLimiter extends SharedLimiter {
+  /** Drops the connection; call it once no request needs a budget any more. */
+  close(): void;
+}
+
+/**
+ * Budgets in Redis, shared by every instance pointed at the same `url`. The
+ * client never throws into the process: connection errors are events (logged
+ * by the failover wrapper when a request meets them), reconnects back off
+ * without end, commands fail at once while disconnected instead of queueing,
+ * and a connected but hung Redis costs a request at most COMMAND_TIMEOUT_MS.
+ */
+export function redisLimiter(url: string, spec: RateLimitSpec, mode: 'open' | 'closed'): RedisLimiter {
+  let lastError = 'not connected yet';
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: MAX_PENDING_COMMANDS,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
+    },
+  });
+  // Without a listener an 'error' event would crash the process.
+  client.on('error', (error: Error) => {
+    lastError = error.message || error.name;
+  });
+  // The first attempt may fail too; the reconnect strategy takes it from there.
+  client.connect().catch(() => {});
+  // Requests arriving while the first attempt is under way wait for it (within COMMAND_TIMEOUT_MS).
+  const firstAttempt = new Promise<void>((resolve) => {
+    client.once('ready', resolve);
+    client.once('error', () => resolve());
+  });
+
+  const windowMs = String(spec.windowSeconds * 1000);
+  const limit = String(spec.limit);
+  let sha: string | null = null;
+
+  async function run(key: string): Promise<unknown> {
+    await firstAttempt;
+    const options = { keys: [KEY_PREFIX + key], arguments: [windowMs, limit] };
+    if (sha) {
+      try {
+        return await client.evalSha(sha, options);
+      } catch (error) {
+        // A restarted or flushed Redis forgets scripts; load it again below.
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      }
+    }
+    sha = await client.scriptLoad(CONSUME_SCRIPT);
+    return client.evalSha(sha, options);
+  }
+
+  const store: RateLimiter = {
+    async consume(key) {
+      const [stored, now] = (await withTimeout(run(key), COMMAND_TIMEOUT_MS)) as [string, string];
+      return gcra(spec, stored === '' ? undefined : Number(stored), Number(now)).decision;
+    },
+  };
+  const shared = withFailover(store, spec, { mode, name: 'Redis' });
+
+  return {
+    consume: shared.consume,
+    problem: () => (client.isReady ? shared.problem() : `Redis unreachable (${lastError})`),
+    close() {
+      // destroy(), not close(): close() waits for replies a hung Redis never sends.
+      if (client.isOpen) client.destroy();
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}

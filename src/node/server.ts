@@ -1,0 +1,125 @@
+import cluster from 'node:cluster';
+import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import type { Context } from 'hono';
+import { createApp } from '../app.ts';
+import { type Config, ConfigError, type Listen, listenUrl } from '../config/config.ts';
+import { socketClientAddress } from '../core/address.ts';
+import { ProxyError, refusal } from '../core/errors.ts';
+import { createProxy } from '../core/proxy.ts';
+import { memoryLimiter } from '../limiters/rate-limit.ts';
+import { accessLogger } from '../observe/access-log.ts';
+import { createMetrics } from '../observe/metrics.ts';
+import { nodeProxy } from './listener.ts';
+import { type Egress, egressFromEnv, nodeUpstream } from './upstream.ts';
+
+/** How long in-flight requests may finish after SIGTERM/SIGINT. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Limits that keep slow or oversized clients (slowloris) from holding sockets:
+ * Node answers 408 when headers or the whole request arrive too slowly, and
+ * 431 when the request line plus headers exceed `maxHeaderSize`.
+ */
+const SERVER_LIMITS = {
+  headersTimeout: 15_000,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 5_000,
+  maxHeaderSize: 16 * 1024,
+  // How often Node enforces the two timeouts above (its default is 30 s).
+  connectionsCheckingInterval: 1_000,
+};
+
+/**
+ * Serves the proxy from this process: the whole server of `npm start`, or one
+ * worker of several under `CORSWAY_WORKERS`, whose primary announces the port.
+ */
+export async function serve(config: Config, listen: Listen): Promise<void> {
+  let egress: Egress | null;
+  try {
+    egress = egressFromEnv(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`corsway: ${error.message}`);
+    process.exit(1);
+  }
+
+  const { upstream, socketUpstream, close } = nodeUpstream({ ...config, egress });
+  const metrics = config.metrics ? createMetrics() : undefined;
+  // Without a URL, budgets stay in this process's memory, shared by the proxy and the app.
+  // Loaded only when used: the Redis client alone adds about 24 MB of resident memory.
+  const redis =
+    config.redisUrl && config.rateLimit
+      ? (await import('../limiters/redis.ts')).redisLimiter(config.redisUrl, config.rateLimit, config.rateLimitFailure)
+      : undefined;
+  const limiter = redis ?? (config.rateLimit ? memoryLimiter(config.rateLimit) : undefined);
+  const log = accessLogger(config.logLevel, (line) => process.stdout.write(line));
+
+  const app = createApp(config, {
+    upstream,
+    clientAddress: (c: Context<{ Bindings: HttpBindings }>) =>
+      socketClientAddress(
+        c.env.incoming.socket.remoteAddress ?? '',
+        c.req.header('x-forwarded-for'),
+        config.trustProxy,
+      ),
+    log,
+    metrics,
+    limiter,
+    health: redis?.problem,
+  });
+  const proxy = createProxy(config, { upstream: socketUpstream, limiter, log, metrics });
+
+  const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
+  server.listen(listen.port, listen.host, () => {
+    if (cluster.isWorker) return;
+    const { address, port } = server.address() as AddressInfo;
+    console.log(`corsway listening on ${listenUrl(address, port)}`);
+  });
+  if (metrics) {
+    server.on('connection', (socket: import('node:net').Socket) => {
+      metrics.connectionOpened();
+      socket.once('close', () => metrics.connectionClosed());
+    });
+  }
+
+  // Node hands CONNECT to a 'connect' listener, never to the app (and a Request
+  // cannot carry that method): refuse it here with the app's own 405.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {});
+    const { status, headers, body } = refusal(
+      new ProxyError('method_not_allowed', 'CONNECT requests are not proxied.'),
+      req.headers.origin ?? null,
+    );
+    const head = headers
+      .pairs()
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  let stopping = false;
+  function shutdown(signal: string): void {
+    // A terminal's Ctrl-C reaches every worker twice: itself, then from the primary.
+    if (stopping) return;
+    stopping = true;
+    if (!cluster.isWorker) console.log(`corsway: ${signal} received, finishing in-flight requests`);
+    // A connection whose response ends after this is kept open by its client
+    // (for seconds: the Keep-Alive hint), and close() waits for it; so idle
+    // ones are closed again and again until none is left.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    server.close(() => {
+      clearInterval(sweep);
+      redis?.close();
+      close().finally(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,48 @@
+import { describe, expect, test } from 'vitest';
+import { Abort } from '../../src/core/abort.ts';
+
+describe('Abort: stops a request once, for every listener', () => {
+  test('listeners hear the reason once, however often abort() is called; late listeners at once', () => {
+    const abort = new Abort();
+    const heard: unknown[] = [];
+    abort.onAbort((reason) => heard.push(reason));
+    abort.abort('first');
+    abort.abort('second');
+    abort.onAbort((reason) => heard.push(`late ${String(reason)}`));
+    expect(heard).toEqual(['first', 'late first']);
+  });
+
+  test('the watch starts with the first listener or signal, never for a request nobody listens to', () => {
+    let watched = 0;
+    const quiet = new Abort(() => watched++);
+    quiet.abort();
+    expect(watched).toBe(0);
+    const busy = new Abort(() => watched++);
+    busy.onAbort(() => {});
+    busy.onAbort(() => {});
+    void busy.signal;
+    expect(watched).toBe(1);
+  });
+
+  test('signal follows, whether asked for before or after the abort', () => {
+    const before = new Abort();
+    const signal = before.signal;
+    before.abort('gone');
+    expect([signal.aborted, signal.reason]).toEqual([true, 'gone']);
+    const after = new Abort();
+    after.abort('late');
+    expect([after.signal.aborted, after.signal.reason]).toEqual([true, 'late']);
+  });
+
+  test('following(signal) aborts with the signal, and at once when it already was', () => {
+    const controller = new AbortController();
+    const abort = Abort.following(controller.signal);
+    controller.abort('client left');
+    let reason: unknown;
+    abort.onAbort((r) => (reason = r));
+    expect(reason).toBe('client left');
+    let early: unknown;
+    Abort.following(AbortSignal.abort('done')).onAbort((r) => (early = r));
+    expect(early).toBe('done');
+  });
+});

@@ -1,0 +1,134 @@
+import { Readable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { checkDeclaredLength, REPLAY_LIMIT, ReplayableBody } from '../../src/core/body.ts';
+import { ProxyError } from '../../src/core/errors.ts';
+
+/** A client body of `sizes` chunks; `pulled` counts the bytes the proxy read. */
+function source(sizes: number[]): {
+  stream: ReadableStream<Uint8Array>;
+  pulled: () => number;
+  cancelled: () => boolean;
+} {
+  let index = 0;
+  let pulled = 0;
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const size = sizes[index++];
+      if (size === undefined) return controller.close();
+      pulled += size;
+      controller.enqueue(new Uint8Array(size).fill(index));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return { stream, pulled: () => pulled, cancelled: () => cancelled };
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function readBytes(stream: ReadableStream<Uint8Array>, count: number): Promise<void> {
+  const reader = stream.getReader();
+  for (let read = 0; read < count; ) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    read += value.byteLength;
+  }
+  reader.releaseLock();
+}
+
+describe('ReplayableBody', () => {
+  test.each([
+    [[10], 10],
+    [[1000, 1000, 1], 2001],
+    [[REPLAY_LIMIT, 10], REPLAY_LIMIT + 10],
+  ])('chunks %j stream whole: %i bytes', async (sizes, total) => {
+    const body = new ReplayableBody(source(sizes).stream, 10 * REPLAY_LIMIT);
+    expect((await readAll(body.hop().stream())).byteLength).toBe(total);
+  });
+
+  test('a second hop after a partial first read gets the whole body again', async () => {
+    const body = new ReplayableBody(source([100, 200, 300]).stream, 1_000_000);
+    await readBytes(body.hop().stream(), 100);
+    expect(body.replayable).toBe(true);
+    const again = await readAll(body.hop().stream());
+    expect(again.byteLength).toBe(600);
+    expect([again[0], again[100], again[300]]).toEqual([1, 2, 3]);
+  });
+
+  test.each([
+    [[REPLAY_LIMIT], true],
+    [[REPLAY_LIMIT, 1], false],
+  ])('after reading chunks %j, replayable is %s', async (sizes, replayable) => {
+    const body = new ReplayableBody(source(sizes).stream, 10 * REPLAY_LIMIT);
+    await readAll(body.hop().stream());
+    expect(body.replayable).toBe(replayable);
+  });
+
+  test('past maxBytes: the hop stream errors with body_too_large and onOverflow is told', async () => {
+    const body = new ReplayableBody(source([600, 600]).stream, 1000);
+    const overflows: unknown[] = [];
+    body.onOverflow = (error) => overflows.push(error);
+    await expect(readAll(body.hop().stream())).rejects.toMatchObject({ code: 'body_too_large', status: 413 });
+    expect(body.error).toBeInstanceOf(ProxyError);
+    expect(overflows).toEqual([body.error]);
+  });
+
+  test('exactly maxBytes passes', async () => {
+    const body = new ReplayableBody(source([500, 500]).stream, 1000);
+    const overflows: unknown[] = [];
+    body.onOverflow = (error) => overflows.push(error);
+    expect((await readAll(body.hop().stream())).byteLength).toBe(1000);
+    expect(overflows).toEqual([]);
+  });
+
+  test('a Node stream source, read by iterating the hop, replays on the next hop', async () => {
+    const body = new ReplayableBody(Readable.from([Buffer.from('ab'), Buffer.from('cd')]), 1000);
+    const first: string[] = [];
+    for await (const chunk of body.hop()) first.push(Buffer.from(chunk).toString());
+    expect(first).toEqual(['ab', 'cd']);
+    expect(Buffer.from(await readAll(body.hop().stream())).toString()).toBe('abcd');
+  });
+
+  test('iterating a hop past maxBytes throws body_too_large', async () => {
+    const body = new ReplayableBody(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000);
+    const read = async () => {
+      for await (const _ of body.hop());
+    };
+    await expect(read()).rejects.toMatchObject({ code: 'body_too_large' });
+  });
+
+  test('an oversized upload is drained up to the limit again, then cancelled', async () => {
+    const client = source([600, 600, 400, 400, 400, 400, 400]);
+    const body = new ReplayableBody(client.stream, 1000);
+    await readAll(body.hop().stream()).catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+    expect(client.cancelled()).toBe(true);
+    expect(client.pulled()).toBeLessThan(600 + 600 + 5 * 400);
+  });
+
+  test('discard() cancels the client body', async () => {
+    const client = source([10, 10]);
+    const body = new ReplayableBody(client.stream, 1000);
+    body.discard();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(client.cancelled()).toBe(true);
+  });
+});
+
+describe('checkDeclaredLength(headers, maxBytes)', () => {
+  test.each<[string | null, boolean]>([
+    [null, false],
+    ['0', false],
+    ['1000', false],
+    ['1001', true],
+  ])('Content-Length: %s with a 1000-byte limit -> refused %s', (length, refused) => {
+    const headers = new Headers(length === null ? {} : { 'content-length': length });
+    const run = () => checkDeclaredLength(headers, 1000);
+    if (refused) expect(run).toThrow(ProxyError);
+    else expect(run).not.toThrow();
+  });
+});

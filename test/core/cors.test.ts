@@ -1,0 +1,74 @@
+import { describe, expect, test } from 'vitest';
+import { addCorsHeaders, isPreflight, preflightFields } from '../../src/core/cors.ts';
+
+describe('isPreflight(method, headers)', () => {
+  test.each<[string, Record<string, string>, boolean]>([
+    ['OPTIONS', { origin: 'https://a.example', 'access-control-request-method': 'PUT' }, true],
+    ['OPTIONS', { origin: 'null', 'access-control-request-method': 'GET' }, true],
+    ['OPTIONS', { origin: 'https://a.example' }, false],
+    ['OPTIONS', { 'access-control-request-method': 'PUT' }, false],
+    ['OPTIONS', {}, false],
+    ['GET', { origin: 'https://a.example', 'access-control-request-method': 'PUT' }, false],
+  ])('%s %j -> %s', (method, headers, expected) => {
+    expect(isPreflight(method, new Headers(headers))).toBe(expected);
+  });
+});
+
+describe('preflightFields(request, maxAge)', () => {
+  test('allows what was asked, for the asking origin, with Max-Age and Vary', () => {
+    const h = new Headers(
+      preflightFields(
+        new Headers({
+          origin: 'https://a.example',
+          'access-control-request-method': 'DELETE',
+          'access-control-request-headers': 'x-api-key,content-type',
+        }),
+        600,
+      ),
+    );
+    expect(Object.fromEntries(h)).toEqual({
+      'access-control-allow-origin': 'https://a.example',
+      'access-control-allow-methods': 'DELETE',
+      'access-control-allow-headers': 'x-api-key,content-type',
+      'access-control-max-age': '600',
+      vary: 'Origin',
+    });
+  });
+
+  test('no requested headers -> no Allow-Headers', () => {
+    const h = new Headers(
+      preflightFields(new Headers({ origin: 'https://a.example', 'access-control-request-method': 'GET' }), 0),
+    );
+    expect(h.has('access-control-allow-headers')).toBe(false);
+    expect(h.get('access-control-max-age')).toBe('0');
+  });
+});
+
+describe('addCorsHeaders(headers, origin)', () => {
+  test.each<[Record<string, string>, string | null, string, string | null]>([
+    [{}, null, '*', null],
+    [{}, 'https://a.example', 'https://a.example', 'Origin'],
+    [{ vary: 'Accept-Encoding' }, 'https://a.example', 'https://a.example', 'Accept-Encoding, Origin'],
+    [{ vary: 'Accept-Encoding' }, null, '*', 'Accept-Encoding'],
+    [{ vary: 'origin' }, 'https://a.example', 'https://a.example', 'origin'],
+    [{ vary: '*' }, 'https://a.example', 'https://a.example', '*'],
+    [{}, 'null', 'null', 'Origin'],
+  ])('%j with Origin %s -> ACAO %s, Vary %s', (start, origin, acao, vary) => {
+    const h = new Headers(start);
+    addCorsHeaders(h, origin);
+    expect(h.get('access-control-allow-origin')).toBe(acao);
+    expect(h.get('vary')).toBe(vary);
+    expect(h.has('access-control-allow-credentials')).toBe(false);
+  });
+
+  test('exposes every header name except the CORS ones', () => {
+    const h = new Headers({ 'x-request-url': 'u', 'x-final-url': 'f', 'content-type': 't', etag: '"e"' });
+    addCorsHeaders(h, null);
+    expect(h.get('access-control-expose-headers')?.split(', ').sort()).toEqual([
+      'content-type',
+      'etag',
+      'x-final-url',
+      'x-request-url',
+    ]);
+  });
+});

@@ -1,0 +1,210 @@
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { corsway } from '../../src/index.ts';
+import { egressFromEnv, nodeUpstream, type Resolve } from '../../src/node/upstream.ts';
+import { type RunningProxy, startNode } from '../support/runtimes.ts';
+import { Upstream } from '../support/upstream.ts';
+
+/**
+ * A forward proxy on 127.0.0.1, as a company network would run: absolute-form
+ * requests (`GET http://host/path`) and CONNECT tunnels. It resolves names from
+ * its own table only and refuses anything that is not loopback, so no test
+ * traffic ever leaves the machine.
+ */
+class ForwardProxy {
+  /** `CONNECT host:port` or `GET http://host/path`, in arrival order. */
+  readonly seen: string[] = [];
+  readonly server: Server;
+  readonly names: Record<string, string>;
+
+  constructor(names: Record<string, string>) {
+    this.names = { '127.0.0.1': '127.0.0.1', ...names };
+    this.server = createServer((req, res) => {
+      this.seen.push(`${req.method} ${req.url}`);
+      const url = new URL(req.url ?? '');
+      const address = this.names[url.hostname];
+      if (!address) {
+        res.writeHead(502).end();
+        return;
+      }
+      const out = request(
+        { host: address, port: url.port, method: req.method, path: url.pathname + url.search, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      out.on('error', () => res.destroy());
+      req.pipe(out);
+    });
+    this.server.on('connect', (req, socket, head) => {
+      this.seen.push(`CONNECT ${req.url}`);
+      socket.on('error', () => {});
+      const [host = '', port = ''] = (req.url ?? '').split(':');
+      const address = this.names[host];
+      if (!address) {
+        socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+        return;
+      }
+      const tunnel = connect(Number(port), address, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        tunnel.write(head);
+        tunnel.pipe(socket);
+        socket.pipe(tunnel);
+      });
+      tunnel.on('error', () => socket.destroy());
+    });
+  }
+
+  async start(): Promise<this> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    this.server.close();
+    await once(this.server, 'close').catch(() => {});
+  }
+}
+
+const upstream = new Upstream({
+  '/plain': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('hello');
+  },
+});
+let forwardProxy: ForwardProxy;
+
+beforeAll(async () => {
+  await upstream.start();
+  // public.test stands for a public host: only the forward proxy knows where it is.
+  forwardProxy = await new ForwardProxy({ 'public.test': '127.0.0.1', 'internal.test': '127.0.0.1' }).start();
+});
+afterAll(async () => {
+  await forwardProxy.stop();
+  await upstream.stop();
+});
+afterEach(() => {
+  forwardProxy.seen.length = 0;
+  upstream.hits.length = 0;
+});
+
+describe('Node server with HTTP_PROXY', () => {
+  let proxy: RunningProxy | undefined;
+  afterEach(async () => {
+    await proxy?.stop();
+    proxy = undefined;
+  });
+
+  test('GET /http://127.0.0.1:<port>/plain with HTTP_PROXY set -> 200, tunnelled through the egress proxy', async () => {
+    proxy = await startNode({ CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', HTTP_PROXY: forwardProxy.url });
+    const res = await fetch(`${proxy.url}/${upstream.origin}/plain`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello');
+    expect(forwardProxy.seen).toEqual([`CONNECT 127.0.0.1:${upstream.port}`]);
+    expect(upstream.hits.map((h) => h.url)).toEqual(['/plain']);
+  });
+
+  test('GET /http://127.0.0.1:<port>/plain with NO_PROXY=127.0.0.1 -> 200, connected directly', async () => {
+    proxy = await startNode({
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      HTTP_PROXY: forwardProxy.url,
+      NO_PROXY: 'localhost,127.0.0.1',
+    });
+    const res = await fetch(`${proxy.url}/${upstream.origin}/plain`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello');
+    expect(forwardProxy.seen).toEqual([]);
+    expect(upstream.hits.map((h) => h.url)).toEqual(['/plain']);
+  });
+
+  test('HTTP_PROXY=proxy.internal:3128 (no scheme) -> startup stops, naming HTTP_PROXY', async () => {
+    await expect(startNode({ HTTP_PROXY: 'proxy.internal:3128' })).rejects.toThrow(
+      /exited with 1[\s\S]*HTTP_PROXY: expected a proxy URL/,
+    );
+  });
+});
+
+describe('private-network guard with an egress proxy (names resolved by an injected resolver)', () => {
+  const answers: Record<string, string[]> = {
+    'internal.test': ['127.0.0.1'],
+    'public.test': ['93.184.216.34'],
+    'mixed.test': ['93.184.216.34', '10.0.0.1'],
+  };
+  const resolve: Resolve = async (hostname) => answers[hostname] ?? [];
+
+  function app(noProxy = '') {
+    const { upstream: viaProxy } = nodeUpstream({
+      allowPrivateNetwork: false,
+      resolve,
+      egress: { httpProxy: forwardProxy.url, httpsProxy: '', noProxy },
+    });
+    return corsway({ upstream: viaProxy });
+  }
+
+  test('GET /http://public.test:<port>/plain -> 200: a public target goes through the (loopback) egress proxy', async () => {
+    const res = await app().fetch(new Request(`http://corsway.test/http://public.test:${upstream.port}/plain`));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello');
+    expect(forwardProxy.seen).toEqual([`CONNECT public.test:${upstream.port}`]);
+  });
+
+  test('GET /http://internal.test:<port>/plain -> 403 target_not_allowed, the egress proxy never asked', async () => {
+    const res = await app().fetch(new Request(`http://corsway.test/http://internal.test:${upstream.port}/plain`));
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toBe('target_not_allowed');
+    expect(forwardProxy.seen).toEqual([]);
+    expect(upstream.hits).toEqual([]);
+  });
+
+  test('GET /http://mixed.test:<port>/plain -> 403 when any resolved address is private', async () => {
+    const res = await app().fetch(new Request(`http://corsway.test/http://mixed.test:${upstream.port}/plain`));
+    expect(res.status).toBe(403);
+    expect(forwardProxy.seen).toEqual([]);
+  });
+
+  test('GET /http://internal.test:<port>/plain with NO_PROXY=internal.test -> 403: the direct path is guarded too', async () => {
+    const res = await app('internal.test').fetch(
+      new Request(`http://corsway.test/http://internal.test:${upstream.port}/plain`),
+    );
+    expect(res.status).toBe(403);
+    expect(forwardProxy.seen).toEqual([]);
+    expect(upstream.hits).toEqual([]);
+  });
+});
+
+describe('egressFromEnv', () => {
+  test('no HTTP_PROXY/HTTPS_PROXY -> null (direct connections, NO_PROXY alone changes nothing)', () => {
+    expect(egressFromEnv({ NO_PROXY: 'example.com' })).toBeNull();
+  });
+
+  test('lower-case spellings win over upper-case ones, as in curl and undici', () => {
+    expect(
+      egressFromEnv({
+        http_proxy: 'http://lower.internal:3128',
+        HTTP_PROXY: 'http://upper.internal:3128',
+        HTTPS_PROXY: 'http://secure.internal:3128',
+        no_proxy: '.corp.example',
+        NO_PROXY: 'ignored.example',
+      }),
+    ).toEqual({
+      httpProxy: 'http://lower.internal:3128',
+      httpsProxy: 'http://secure.internal:3128',
+      noProxy: '.corp.example',
+    });
+  });
+
+  test('every malformed proxy is named at once', () => {
+    expect(() => egressFromEnv({ HTTP_PROXY: 'proxy:3128', HTTPS_PROXY: 'socks5://proxy:1080' })).toThrow(
+      /HTTP_PROXY: expected a proxy URL[\s\S]*HTTPS_PROXY: expected a proxy URL/,
+    );
+  });
+});
