@@ -33,20 +33,46 @@ const REQUEST_DROP = new Set([
 /** Request header prefixes never forwarded: client-supplied forwarding and edge metadata. */
 const REQUEST_DROP_PREFIXES = ['x-forwarded-', 'cf-'];
 
-/** Response headers never relayed to the client. */
-const RESPONSE_DROP = new Set([
-  ...HOP_BY_HOP,
-  'set-cookie',
-  'set-cookie2',
-  // These would act on the proxy's own origin rather than the target's.
-  'strict-transport-security',
-  'clear-site-data',
-  'service-worker-allowed',
-  'nel',
-  'report-to',
-  'reporting-endpoints',
-  'alt-svc',
+/**
+ * Response headers that store browser state for the origin that served them,
+ * which for a proxied response is the proxy's: relayed, one target could act
+ * on every other target's pages through the proxy. Never relayed.
+ */
+export const ORIGIN_STATE_HEADERS: readonly string[] = [
+  'strict-transport-security', // RFC 6797: HTTPS-only pinning for the host
+  'clear-site-data', // W3C Clear Site Data: wipes cookies, storage, caches
+  'service-worker-allowed', // W3C Service Workers 3.3: widens a worker's scope
+  'nel', // W3C Network Error Logging: a reporting policy for the origin
+  'report-to', // Reporting API v0 (Chromium): endpoint groups for the origin
+  'reporting-endpoints', // W3C Reporting API: endpoints for the origin
+  'alt-svc', // RFC 7838: alternative services remembered for the origin
+  'accept-ch', // RFC 8942 / HTML: client hints remembered for the origin
+  'critical-ch', // Client Hints Reliability draft (Chromium): restarts with hints
+  'set-login', // FedCM Login Status API: the origin's logged-in state
+  'origin-agent-cluster', // HTML 7.1.3: origin-keyed agent cluster for the origin
+  'shared-storage-write', // Shared Storage API (Chromium): writes the origin's storage
+  'observe-browsing-topics', // Topics API (Chromium): records the origin's observation
+  'activate-storage-access', // Storage Access Headers (Chromium): grants for the origin
+];
+
+/** Response header prefixes of the same kind: whole families named alike. */
+export const ORIGIN_STATE_PREFIXES: readonly string[] = [
+  'attribution-reporting-', // Attribution Reporting API (Chromium): -register-source, -register-trigger ...
+];
+
+/**
+ * Relayed under another name: `WWW-Authenticate` would make the browser prompt
+ * on the proxy's origin and then send the credentials to every target (RFC 9110 11.6.1).
+ */
+export const RENAMED_RESPONSE_HEADERS: ReadonlyMap<string, string> = new Map([
+  ['www-authenticate', 'x-target-www-authenticate'],
 ]);
+
+/** Response headers never relayed to the client. */
+const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'set-cookie', 'set-cookie2', ...ORIGIN_STATE_HEADERS]);
+
+/** Response header prefixes never relayed: the target's CORS answer is replaced, and the families above. */
+const RESPONSE_DROP_PREFIXES = ['access-control-', ...ORIGIN_STATE_PREFIXES];
 
 /** The token this proxy adds to `Via`, and looks for to detect a loop. */
 export const VIA_TOKEN = 'corsway';
@@ -83,14 +109,14 @@ export function hasLooped(incoming: HeaderMap): boolean {
 /**
  * The target's response headers the client may see: without hop-by-hop ones,
  * cookies, the target's own CORS answer, and headers that would act on the
- * proxy's origin.
+ * proxy's origin (WWW-Authenticate renamed).
  */
 export function responseHeaders(upstream: HeaderMap): Fields {
   const named = connectionNamed(upstream);
   const out = new Fields();
   upstream.forEach((value, name) => {
-    if (RESPONSE_DROP.has(name) || named.has(name) || name.startsWith('access-control-')) return;
-    out.append(name, value);
+    if (RESPONSE_DROP.has(name) || named.has(name) || RESPONSE_DROP_PREFIXES.some((p) => name.startsWith(p))) return;
+    out.append(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
   });
   // A proxied page opened directly must not run script as the proxy's origin.
   out.append('content-security-policy', 'sandbox');

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { hasLooped, requestHeaders, responseHeaders } from '../../src/core/headers.ts';
+import {
+  hasLooped,
+  ORIGIN_STATE_HEADERS,
+  ORIGIN_STATE_PREFIXES,
+  requestHeaders,
+  responseHeaders,
+} from '../../src/core/headers.ts';
 
 describe('requestHeaders(client headers) -> what the target gets', () => {
   test.each([
@@ -114,6 +120,54 @@ describe('responseHeaders(target headers) -> what the client gets', () => {
     ['x-custom', 'yes'],
   ])('%s is kept', (name, value) => {
     expect(responseHeaders(new Headers({ [name]: value })).get(name)).toBe(value);
+  });
+
+  // The SPEC's list of headers that would act on the proxy's origin, spelled as a target may send them.
+  test.each([
+    'Strict-Transport-Security',
+    'Clear-Site-Data',
+    'Service-Worker-Allowed',
+    'NEL',
+    'Report-To',
+    'Reporting-Endpoints',
+    'Alt-Svc',
+    'Accept-CH',
+    'Critical-CH',
+    'Set-Login',
+    'Origin-Agent-Cluster',
+    'Attribution-Reporting-Register-Source',
+    'Attribution-Reporting-Register-Trigger',
+    'Attribution-Reporting-Info',
+    'Attribution-Reporting-Register-OS-Source',
+    'Shared-Storage-Write',
+    'Observe-Browsing-Topics',
+    'Activate-Storage-Access',
+  ])('%s, which stores state for the proxy origin, is removed', (name) => {
+    const out = responseHeaders(new Headers({ [name]: 'x', 'x-kept': '1' }));
+    expect(out.has(name)).toBe(false);
+    expect(out.get('x-kept')).toBe('1');
+  });
+
+  test('the origin-state table is lower-case and every entry is removed', () => {
+    for (const name of [...ORIGIN_STATE_HEADERS, ...ORIGIN_STATE_PREFIXES]) {
+      expect(name).toBe(name.toLowerCase());
+      expect(responseHeaders(new Headers({ [`${name}`]: 'x' })).has(name)).toBe(false);
+    }
+  });
+
+  test('WWW-Authenticate is relayed only as X-Target-WWW-Authenticate, every challenge kept', () => {
+    const target = new Headers();
+    target.append('www-authenticate', 'Basic realm="api"');
+    target.append('www-authenticate', 'Bearer error="invalid_token"');
+    const out = responseHeaders(target);
+    expect(out.has('www-authenticate')).toBe(false);
+    expect(out.get('x-target-www-authenticate')).toBe('Basic realm="api", Bearer error="invalid_token"');
+  });
+
+  test.each(['constructor', '__proto__', 'tostring'])('a header named %s is relayed as itself', (name) => {
+    const target = new Headers();
+    target.append(name, 'v');
+    expect(responseHeaders(target).get(name)).toBe('v');
   });
 
   test('headers named in the target Connection are removed', () => {
