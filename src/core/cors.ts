@@ -43,7 +43,8 @@ function mergeToken(headers: HeaderMap, name: string, value: string): void {
  */
 export function addCorsHeaders(headers: HeaderMap, origin: string | null): void {
   headers.set('access-control-allow-origin', origin ?? '*');
-  if (origin) mergeToken(headers, 'vary', 'Origin');
+  // Even the `*` copy: a cache must not hand it to a page whose origin is refused.
+  mergeToken(headers, 'vary', 'Origin');
   const names: string[] = [];
   headers.forEach((_, name) => {
     if (!name.startsWith('access-control-') && !names.includes(name)) names.push(name);

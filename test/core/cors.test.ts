@@ -46,10 +46,10 @@ describe('preflightFields(request, maxAge)', () => {
 
 describe('addCorsHeaders(headers, origin)', () => {
   test.each<[Record<string, string>, string | null, string, string | null]>([
-    [{}, null, '*', null],
+    [{}, null, '*', 'Origin'],
     [{}, 'https://a.example', 'https://a.example', 'Origin'],
     [{ vary: 'Accept-Encoding' }, 'https://a.example', 'https://a.example', 'Accept-Encoding, Origin'],
-    [{ vary: 'Accept-Encoding' }, null, '*', 'Accept-Encoding'],
+    [{ vary: 'Accept-Encoding' }, null, '*', 'Accept-Encoding, Origin'],
     [{ vary: 'origin' }, 'https://a.example', 'https://a.example', 'origin'],
     [{ vary: '*' }, 'https://a.example', 'https://a.example', '*'],
     [{}, 'null', 'null', 'Origin'],
@@ -67,6 +67,7 @@ describe('addCorsHeaders(headers, origin)', () => {
     expect(h.get('access-control-expose-headers')?.split(', ').sort()).toEqual([
       'content-type',
       'etag',
+      'vary',
       'x-final-url',
       'x-request-url',
     ]);
