@@ -204,7 +204,9 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         `The target answered with status ${res.status}, which cannot be relayed.`,
       );
     }
-    const declared = Number(res.headers.get('content-length') ?? 0);
+    // A HEAD, a 204 or a 304 declares the length of a body it does not send: there is nothing to cut.
+    const bodiless = method === 'HEAD' || NULL_BODY.has(res.status);
+    const declared = bodiless ? 0 : Number(res.headers.get('content-length') ?? 0);
     if (config.maxResponseBytes && declared > config.maxResponseBytes) {
       await res.body?.cancel();
       throw new ProxyError(
@@ -231,7 +233,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       await resBody.cancel();
       resBody = null;
     }
-    return { status: res.status, headers, body: resBody, limit: config.maxResponseBytes };
+    return { status: res.status, headers, body: resBody, limit: bodiless ? 0 : config.maxResponseBytes };
   }
 
   async function spendBudget(client: () => string, origin: string | null): Promise<Record<string, string>> {
