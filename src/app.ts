@@ -6,7 +6,7 @@ import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRe
 import type { Upstream } from './core/upstream.ts';
 import { handleDiagnose } from './diagnose/diagnose.ts';
 import type { RateLimiter } from './limiters/rate-limit.ts';
-import { METRICS_CONTENT_TYPE, type Metrics } from './observe/metrics.ts';
+import { METRICS_CONTENT_TYPE, type Metrics, storeHealth } from './observe/metrics.ts';
 
 /** What the runtime lends the app. */
 export interface Capabilities {
@@ -22,8 +22,9 @@ export interface Capabilities {
   readonly metrics?: Metrics;
   /**
    * Why this instance is degraded (the shared rate-limit store is away), or
-   * null. `/healthz` shows it but stays 200: every instance shares that store,
-   * so failing the check would take them all out of rotation. @default none
+   * null. `/healthz` says it is degraded but stays 200: every instance shares
+   * that store, so failing the check would take them all out of rotation. The
+   * reason itself is shown only in `/metrics`. @default none
    */
   readonly health?: () => string | null;
 }
@@ -45,8 +46,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
   app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
 
   app.get('/healthz', (c) => {
-    const problem = caps.health?.();
-    return c.text(problem ? `degraded: ${problem}` : 'ok');
+    // The detail (an internal address, an error) goes to the log and /metrics only.
+    return c.text(caps.health?.() ? 'degraded: rate-limit store unreachable' : 'ok');
   });
   // The help page is fetched by people: keep crawlers from indexing proxied sites.
   app.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));
@@ -60,7 +61,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
           'www-authenticate': 'Bearer realm="corsway metrics"',
         });
       }
-      return c.body(metrics.render(), 200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' });
+      const body = caps.health ? metrics.render() + storeHealth(caps.health()) : metrics.render();
+      return c.body(body, 200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' });
     });
   }
 

@@ -68,8 +68,14 @@ export function redisLimiter(url: string, spec: RateLimitSpec, mode: 'open' | 'c
     },
   });
   // Without a listener an 'error' event would crash the process.
+  // Each new reason is logged once: public /healthz only says the store is unreachable.
   client.on('error', (error: Error) => {
-    lastError = error.message || error.name;
+    const reason = error.message || error.name;
+    if (reason !== lastError) console.error(`corsway: rate-limit store Redis: ${reason}`);
+    lastError = reason;
+  });
+  client.on('ready', () => {
+    lastError = 'not connected yet';
   });
   // The first attempt may fail too; the reconnect strategy takes it from there.
   client.connect().catch(() => {});

@@ -98,5 +98,20 @@ export function createMetrics(): Metrics {
   };
 }
 
+/**
+ * Whether the shared rate-limit store answers, for `/metrics`: behind its
+ * token, the reason may name internal addresses that public `/healthz` hides.
+ */
+export function storeHealth(problem: string | null): string {
+  const detail =
+    problem === null ? '' : `{detail="${problem.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"}`;
+  return [
+    '# HELP corsway_rate_limit_store_up Whether the shared rate-limit store answers (1) or not (0, with the reason).',
+    '# TYPE corsway_rate_limit_store_up gauge',
+    `corsway_rate_limit_store_up${detail} ${problem === null ? 1 : 0}`,
+    '',
+  ].join('\n');
+}
+
 /** The content type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

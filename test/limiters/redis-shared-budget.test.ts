@@ -6,6 +6,7 @@ import { eventually } from '../support/wait.ts';
 import { pidsHoldingConnections, workerPids } from '../support/workers.ts';
 
 const BUDGET = 6;
+const METRICS_TOKEN = 'scrape-token-for-tests';
 
 /** Sends `count` proxied GETs at once, alternating between the instances. */
 async function burst(proxies: readonly RunningProxy[], target: string, count: number): Promise<Response[]> {
@@ -94,8 +95,7 @@ describe('two Node instances sharing one Redis, CORSWAY_RATE_LIMIT_FAILURE=open 
       await Promise.all(responses.map((r) => r.arrayBuffer()));
 
       const h = await health(proxy);
-      expect(h.status).toBe(200);
-      expect(h.text).toMatch(/^degraded: Redis unreachable/);
+      expect(h).toEqual({ status: 200, text: 'degraded: rate-limit store unreachable' });
       expect(proxy.output()).toMatch(/rate-limit store Redis unreachable .*failing open/);
     }
     expect(upstream.hits.length - hitsBefore).toBe(2 * BUDGET);
@@ -134,7 +134,13 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
     // Redis is not running yet: the proxy must start anyway.
     await redis.start();
     await redis.kill();
-    proxy = await startNode(budgetEnv(redis, { CORSWAY_RATE_LIMIT_FAILURE: 'closed' }));
+    proxy = await startNode(
+      budgetEnv(redis, {
+        CORSWAY_RATE_LIMIT_FAILURE: 'closed',
+        CORSWAY_METRICS: 'on',
+        CORSWAY_METRICS_TOKEN: METRICS_TOKEN,
+      }),
+    );
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -149,9 +155,17 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.test');
     expect(upstream.hits.length).toBe(0);
     const h = await health(proxy);
-    expect(h.status).toBe(200);
-    expect(h.text).toMatch(/^degraded: Redis unreachable/);
+    // Public: that it is degraded, never the store's address or the error.
+    expect(h).toEqual({ status: 200, text: 'degraded: rate-limit store unreachable' });
+    expect(h.text).not.toContain(String(redis.port));
+    // The operator's: the log and, behind the token, /metrics.
     expect(proxy.output()).toMatch(/rate-limit store Redis unreachable .*failing closed/);
+    expect(proxy.output()).toMatch(/rate-limit store Redis: .*ECONNREFUSED/);
+    const scrape = await fetch(`${proxy.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(await scrape.text()).toMatch(
+      /^corsway_rate_limit_store_up\{detail="Redis unreachable \(.*ECONNREFUSED.*"\} 0$/m,
+    );
+    expect((await fetch(`${proxy.url}/metrics`)).status).toBe(401);
   });
 
   test('Redis started: GET /<target> -> 200 with the shared budget, /healthz ok', async () => {
@@ -164,6 +178,8 @@ describe('a Node instance with CORSWAY_RATE_LIMIT_FAILURE=closed', () => {
     });
     expect(res?.headers.get('ratelimit-remaining')).toBe(String(BUDGET - 1));
     expect(await health(proxy)).toEqual({ status: 200, text: 'ok' });
+    const scrape = await fetch(`${proxy.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(await scrape.text()).toMatch(/^corsway_rate_limit_store_up 1$/m);
   });
 
   test('Redis killed mid-use: GET /<target> -> 429 rate_limited, the process keeps serving', async () => {
@@ -206,9 +222,8 @@ describe('a Node instance whose Redis hangs (connected, never answering)', () =>
     }
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
     await Promise.all(responses.map((r) => r.arrayBuffer()));
-    const h = await health(proxy);
-    expect(h.status).toBe(200);
-    expect(h.text).toMatch(/^degraded: Redis unreachable \(no answer within \d+ ms\)/);
+    expect(await health(proxy)).toEqual({ status: 200, text: 'degraded: rate-limit store unreachable' });
+    expect(proxy.output()).toMatch(/rate-limit store Redis unreachable \(no answer within \d+ ms\)/);
   });
 
   test('Redis thawed: a request is answered from Redis again and /healthz is ok', async () => {
