@@ -252,7 +252,10 @@ export function parseConfig(env: Env): Config {
 
 /** How the Node server listens and how many processes serve. */
 export interface Listen {
-  /** `HOST`. @default '0.0.0.0' */
+  /**
+   * `HOST`. @default '0.0.0.0', or '127.0.0.1' when CORSWAY_ALLOW_PRIVATE_NETWORK
+   * is on, so that a development proxy never opens the private network to the LAN
+   */
   readonly host: string;
   /** `PORT`; 0 lets the system pick a free port. @default 8080 */
   readonly port: number;
@@ -272,7 +275,7 @@ export function listenUrl(address: string, port: number): string {
 export function parseListen(env: Env): Listen {
   const read = new Reader(env);
   const listen = {
-    host: read.text('HOST') || '0.0.0.0',
+    host: read.text('HOST') || (read.bool('CORSWAY_ALLOW_PRIVATE_NETWORK', false) ? '127.0.0.1' : '0.0.0.0'),
     port: read.int('PORT', 8080, 0, 65535),
     workers: read.int('CORSWAY_WORKERS', 1, 1, 256),
   };

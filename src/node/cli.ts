@@ -17,7 +17,12 @@ interface Flag {
 
 /** Every flag, in --help order; switches take `--no-<name>` too. */
 const FLAGS: Record<string, Flag> = {
-  host: { variable: 'HOST', value: '<address>', default: '0.0.0.0', help: 'address to listen on' },
+  host: {
+    variable: 'HOST',
+    value: '<address>',
+    default: '0.0.0.0; 127.0.0.1 with --allow-private-network',
+    help: 'address to listen on',
+  },
   port: { variable: 'PORT', value: '<number>', default: '8080', help: 'port to listen on (0: any free port)' },
   workers: {
     variable: 'CORSWAY_WORKERS',

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
-import { type Listen, listenUrl } from '../config/config.ts';
+import type { Listen } from '../config/config.ts';
+import { announce } from './startup.ts';
 
 /** How long workers may finish in-flight requests after SIGTERM/SIGINT, plus a margin. */
 const STOP_GRACE_MS = 12_000;
@@ -12,16 +13,24 @@ const STOP_GRACE_MS = 12_000;
  * A worker that exits before it ever listened (a port in use, say) would only
  * fail again, so that stops the whole server with exit code 1.
  */
-export function supervise(listen: Listen): void {
+export function supervise(listen: Listen, allowPrivateNetwork: boolean): void {
   const listened = new Set<Worker>();
   let announced = false;
+  // Why the first worker could not listen, as it reported it (see server.ts).
+  let listenFailure: string | undefined;
   let stopping = false;
 
   cluster.on('listening', (worker, address) => {
     listened.add(worker);
     if (announced || listened.size !== listen.workers) return;
     announced = true;
-    console.log(`corsway listening on ${listenUrl(address.address, address.port)} with ${listen.workers} workers`);
+    const { line, warning } = announce(address.address, address.port, allowPrivateNetwork, listen.workers);
+    console.log(line);
+    if (warning) console.error(warning);
+  });
+
+  cluster.on('message', (_worker, message: { corswayListenFailure?: string }) => {
+    listenFailure ??= message?.corswayListenFailure;
   });
 
   cluster.on('exit', (worker, code, signal) => {
@@ -31,7 +40,7 @@ export function supervise(listen: Listen): void {
       return;
     }
     if (!listened.has(worker)) {
-      console.error(`corsway: a worker exited with ${how} before it could listen; stopping`);
+      console.error(listenFailure ?? `corsway: a worker exited with ${how} before it could listen; stopping`);
       process.exitCode = 1;
       stop();
       return;

@@ -18,5 +18,6 @@ try {
   process.exit(1);
 }
 
-if (listen.workers > 1 && cluster.isPrimary) (await import('./cluster.ts')).supervise(listen);
+if (listen.workers > 1 && cluster.isPrimary)
+  (await import('./cluster.ts')).supervise(listen, config.allowPrivateNetwork);
 else await (await import('./server.ts')).serve(config, listen);

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
-import { type Config, ConfigError, type Listen, listenUrl } from '../config/config.ts';
+import { type Config, ConfigError, type Listen } from '../config/config.ts';
 import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { createProxy } from '../core/proxy.ts';
@@ -13,6 +13,7 @@ import { memoryLimiter } from '../limiters/rate-limit.ts';
 import { accessLogger } from '../observe/access-log.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { nodeProxy } from './listener.ts';
+import { announce, listenFailure } from './startup.ts';
 import { type Egress, egressFromEnv, nodeUpstream } from './upstream.ts';
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
@@ -73,10 +74,15 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   const proxy = createProxy(config, { upstream: socketUpstream, limiter, log, metrics });
 
   const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
+  const failed = (error: NodeJS.ErrnoException) => exitUnlistened(listenFailure(error, listen));
+  server.once('error', failed);
   server.listen(listen.port, listen.host, () => {
+    server.off('error', failed);
     if (cluster.isWorker) return;
     const { address, port } = server.address() as AddressInfo;
-    console.log(`corsway listening on ${listenUrl(address, port)}`);
+    const { line, warning } = announce(address, port, config.allowPrivateNetwork);
+    console.log(line);
+    if (warning) console.error(warning);
   });
   if (metrics) {
     server.on('connection', (socket: import('node:net').Socket) => {
@@ -122,4 +128,14 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   }
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** Exit 1 with `message`; a cluster worker hands it to the primary, which says it once for all workers. */
+function exitUnlistened(message: string): void {
+  if (cluster.isWorker && process.send) {
+    process.send({ corswayListenFailure: message }, () => process.exit(1));
+    return;
+  }
+  console.error(message);
+  process.exit(1);
 }

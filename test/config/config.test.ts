@@ -157,6 +157,12 @@ describe('parseConfig(bad values) -> ConfigError naming the variable', () => {
 describe('parseListen(HOST, PORT, CORSWAY_WORKERS)', () => {
   test.each<[Env, { host: string; port: number; workers: number }]>([
     [{}, { host: '0.0.0.0', port: 8080, workers: 1 }],
+    // Private targets allowed: a development proxy stays on loopback unless HOST says otherwise.
+    [{ CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }, { host: '127.0.0.1', port: 8080, workers: 1 }],
+    [
+      { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', HOST: '0.0.0.0' },
+      { host: '0.0.0.0', port: 8080, workers: 1 },
+    ],
     [
       { HOST: '127.0.0.1', PORT: '3000' },
       { host: '127.0.0.1', port: 3000, workers: 1 },

@@ -30,7 +30,13 @@ describe('node: CORSWAY_WORKERS=2 serves one port from two processes', () => {
   });
 
   test('one "listening" line for both; 12 requests at once are all proxied, over connections both workers hold', async () => {
-    expect(proxy.output().match(/listening on http:\/\/127\.0\.0\.1:\d+ with 2 workers\n/g)).toHaveLength(1);
+    expect(
+      proxy
+        .output()
+        .match(
+          /listening on http:\/\/127\.0\.0\.1:\d+ with 2 workers \(loopback only: private targets are allowed\)\n/g,
+        ),
+    ).toHaveLength(1);
     const workers = workerPids(proxy.pid);
     expect(workers).toHaveLength(2);
 

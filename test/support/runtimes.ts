@@ -78,6 +78,48 @@ export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
 }
 
 /**
+ * Any command that starts the Node proxy (`npm start -- <flags>`, `npx .`), in
+ * its own process group so that stopping it stops node under npm; resolves
+ * once its output matches `listening`, whose first group is the URL.
+ */
+export function startCommand(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  listening: RegExp,
+  cwd = ROOT,
+): Promise<RunningProxy> {
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  return ready(child, 'node', listening, 60_000, true);
+}
+
+/** A command run to its end within `timeoutMs` (then killed with its group): exit code and output. */
+export async function runToExit(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    stdout += data.toString();
+  });
+  child.stderr?.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+  }, timeoutMs);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/**
  * `wrangler dev` (workerd), with each variable passed as `--var`.
  * `wranglerArgs` go last, e.g. `['--config', path]` for a config with extra bindings.
  */
@@ -150,6 +192,7 @@ function ready(
   runtime: Runtime,
   listening: string | RegExp,
   timeoutMs: number,
+  group = runtime === 'worker',
 ): Promise<RunningProxy> {
   let output = '';
   const proxy: RunningProxy = {
@@ -161,12 +204,12 @@ function ready(
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit');
       try {
-        if (runtime === 'worker' && child.pid) process.kill(-child.pid, 'SIGTERM');
+        if (group && child.pid) process.kill(-child.pid, 'SIGTERM');
         else child.kill('SIGTERM');
       } catch {}
       const timer = setTimeout(() => {
         try {
-          if (runtime === 'worker' && child.pid) process.kill(-child.pid, 'SIGKILL');
+          if (group && child.pid) process.kill(-child.pid, 'SIGKILL');
           else child.kill('SIGKILL');
         } catch {}
       }, 5_000);
