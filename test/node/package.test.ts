@@ -1,12 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, ROOT } from '../support/runtimes.ts';
+import { ROOT, startCommand } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /*
@@ -58,7 +57,7 @@ describe('npm pack', () => {
       expect(paths).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`]));
     }
     const unexpected = paths.filter(
-      (p) => !/^(LICENSE|README\.md|package\.json|dist\/([\w-]+\/)*[\w-]+\.(js|d\.ts))$/.test(p),
+      (p) => !/^(LICENSE|README\.md|package\.json|bin\/corsway\.js|dist\/([\w-]+\/)*[\w-]+\.(js|d\.ts))$/.test(p),
     );
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /test|bench|\.ts$(?<!\.d\.ts)/.test(p))).toEqual([]);
@@ -130,38 +129,22 @@ describe('npx corsway (from the installed tarball)', { timeout: 90_000 }, () => 
     expect(stderr).toContain('corsway: --rate-limit: expected <count>/<window>');
   });
 
-  test('npx corsway --port P ... -> serves a proxied request; flags win over the environment', async () => {
+  test('npx corsway --port 0 ... -> serves a proxied request; flags win over the environment', async () => {
     const upstream = await new Upstream({
       '/plain': (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('hello');
       },
     }).start();
-    const port = await freePort();
-    const child = spawn(
+    const proxy = await startCommand(
       NPX,
-      [
-        '--no-install',
-        'corsway',
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--allow-private-network',
-        '--max-age',
-        '7',
-      ],
-      {
-        cwd: project,
-        env: { ...process.env, CORSWAY_MAX_AGE: '5', CORSWAY_LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group: npx runs node as a child.
-        detached: true,
-      },
+      ['--no-install', 'corsway', '--port', '0', '--host', '127.0.0.1', '--allow-private-network', '--max-age', '7'],
+      { ...process.env, CORSWAY_MAX_AGE: '5', CORSWAY_LOG_LEVEL: 'silent' },
+      /corsway listening on (http:\/\/127\.0\.0\.1:\d+)/,
+      project,
     );
     try {
-      await listening(child, `corsway listening on http://127.0.0.1:${port}`);
-      const base = `http://127.0.0.1:${port}`;
+      const base = proxy.url;
       const res = await fetch(`${base}/${upstream.origin}/plain`, { headers: { origin: 'https://app.test' } });
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('hello');
@@ -175,32 +158,8 @@ describe('npx corsway (from the installed tarball)', { timeout: 90_000 }, () => 
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('access-control-max-age')).toBe('7');
     } finally {
-      const exited = once(child, 'exit');
-      if (child.exitCode === null && child.signalCode === null && child.pid) {
-        process.kill(-child.pid, 'SIGTERM');
-        await exited;
-      }
+      await proxy.stop();
       await upstream.stop();
     }
   });
 });
-
-function listening(child: ChildProcess, line: string): Promise<void> {
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${line}" within 60 s:\n${output}`)), 60_000);
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.includes(line)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`corsway exited with ${code}:\n${output}`));
-    });
-  });
-}
