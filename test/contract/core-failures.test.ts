@@ -1,8 +1,10 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { closedPort } from '../support/ports.ts';
 import { decoded, errorOf, type RawResponse, raw } from '../support/raw-http.ts';
-import { freePort, RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
+import { eventually, waitUntil } from '../support/wait.ts';
 
 const LIMITS = {
   CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
@@ -10,13 +12,6 @@ const LIMITS = {
   CORSWAY_MAX_BODY_BYTES: '100000',
   CORSWAY_MAX_RESPONSE_BYTES: '100000',
 };
-
-/** Waits until `check` holds, for at most `ms`. */
-async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return check();
-}
 
 /** Every refusal is the SPEC's JSON with CORS headers. */
 function expectRefusal(res: RawResponse, status: number, code: string): void {
@@ -143,7 +138,7 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
   });
 
   test('GET /http://127.0.0.1:<closed port>/ -> 502 upstream_failed', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     expectRefusal(await raw(proxy.url, `/http://127.0.0.1:${port}/`, { headers: origin }), 502, 'upstream_failed');
   });
 
@@ -164,7 +159,7 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
     controller.abort();
-    expect(await eventually(() => downloadClosed)).toBe(true);
+    await eventually(() => downloadClosed, 10_000, 50);
     await stillServes();
   });
 
@@ -222,7 +217,7 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
     // 1.5 times the limit: the proxy drains up to the limit again, so the client reads its 413.
     expectRefusal(await chunkedUpload(proxy.url, `${target}/sink`, 150_000), 413, 'body_too_large');
     // The upload is aborted at the target, or never reaches it; it is never complete.
-    await eventually(() => sinks.length > before, 2_000);
+    await waitUntil(() => sinks.length > before, 2_000, 50);
     expect(sinks.slice(before).filter((s) => s !== 'aborted')).toEqual([]);
     // Last in this suite, and not followed by stillServes(): under wrangler dev,
     // workerd stalls the next request after an upload it left partly unread.

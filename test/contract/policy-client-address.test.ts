@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
 import { ROOT, type RunningProxy, startProxy, startWorker } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../support/wait.ts';
 
 /** Sends each request in turn and returns the statuses. */
 async function statuses(url: string, requests: { from?: string; headers?: Record<string, string> }[]) {

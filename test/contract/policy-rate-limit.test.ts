@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Exchange, errorCode, send } from '../support/client.ts';
 import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../support/wait.ts';
 
 /** The SPEC's rate-limit fields, as a client reads them. */
 function fields(res: Exchange) {

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { sleep } from '../support/wait.ts';
 
 const CHUNK = 64 * 1024;
 const CHUNKS = 2048;
@@ -53,8 +54,6 @@ const upstream = new Upstream({
     targetDone = true;
   },
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Rejects after `ms` with `message()`, without keeping the process alive. */
 const timeout = (ms: number, message: () => string) =>

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, type RunningProxy, startNode } from '../support/runtimes.ts';
+import { closedPort } from '../support/ports.ts';
+import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const TOKEN = 'scrape-me-0123456789';
 
@@ -31,8 +33,7 @@ function logLines(proxy: RunningProxy): Record<string, unknown>[] {
 
 /** Lines reach us through a pipe: wait until `count` have arrived. */
 async function waitForLines(proxy: RunningProxy, count: number): Promise<Record<string, unknown>[]> {
-  const deadline = Date.now() + 5_000;
-  while (logLines(proxy).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => logLines(proxy).length >= count, 5_000, 50);
   return logLines(proxy);
 }
 
@@ -51,10 +52,10 @@ afterAll(async () => {
 
 describe('node: access log at info and /metrics after a known sequence of requests', () => {
   let proxy: RunningProxy;
-  let closedPort: number;
+  let refusingPort: number;
 
   beforeAll(async () => {
-    closedPort = await freePort();
+    refusingPort = await closedPort();
     proxy = await startNode({
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
       CORSWAY_LOG_LEVEL: 'info',
@@ -72,7 +73,7 @@ describe('node: access log at info and /metrics after a known sequence of reques
       await fetch(`${proxy.url}/${target}?token=s3cret`, { headers: { origin } }),
       await fetch(`${proxy.url}/${target}`, { method: 'POST', body: 'abc', headers: { origin } }),
       await fetch(`${proxy.url}/nohost`),
-      await fetch(`${proxy.url}/http://127.0.0.1:${closedPort}/`),
+      await fetch(`${proxy.url}/http://127.0.0.1:${refusingPort}/`),
       await fetch(`${proxy.url}/${target}`),
     ];
     for (const res of answers) await res.arrayBuffer();
@@ -97,7 +98,7 @@ describe('node: access log at info and /metrics after a known sequence of reques
       { ...line('GET', 'https://app.test', upstream.origin, 200, 5), error: null },
       { ...line('POST', 'https://app.test', upstream.origin, 200, 5), error: null },
       { ...line('GET', null, null, 400, expect.any(Number)), error: 'invalid_target' },
-      { ...line('GET', null, `http://127.0.0.1:${closedPort}`, 502, expect.any(Number)), error: 'upstream_failed' },
+      { ...line('GET', null, `http://127.0.0.1:${refusingPort}`, 502, expect.any(Number)), error: 'upstream_failed' },
       { ...line('GET', null, null, 429, expect.any(Number)), error: 'rate_limited' },
     ]);
     for (const l of lines) {

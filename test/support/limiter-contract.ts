@@ -1,17 +1,17 @@
 /**
  * The behaviour every RateLimiter store must share (memory, Redis, Durable
  * Objects ...). Store-agnostic: each test uses fresh random keys, so a store
- * shared between runs or processes needs no cleaning, and budgets recover in
- * real time over a short window, not on a fake clock.
+ * shared between runs or processes needs no cleaning. Budgets recover over a
+ * short window: on the test's clock for a store that takes one, else in real time.
  */
 import { describe, expect, test } from 'vitest';
 import type { RateLimitSpec } from '../../src/config/config.ts';
 import type { RateLimitDecision, RateLimiter } from '../../src/limiters/rate-limit.ts';
+import { sleep } from './wait.ts';
 
 /** Builds the store under test for one budget; may connect first. */
 export type MakeLimiter = (spec: RateLimitSpec) => RateLimiter | Promise<RateLimiter>;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const freshKey = () => `contract:${crypto.randomUUID()}`;
 
 async function spend(limiter: RateLimiter, key: string, n: number): Promise<RateLimitDecision[]> {
@@ -20,8 +20,15 @@ async function spend(limiter: RateLimiter, key: string, n: number): Promise<Rate
   return out;
 }
 
-/** Registers the contract suite for one store. */
-export function limiterContract(name: string, makeLimiter: MakeLimiter): void {
+/**
+ * Registers the contract suite for one store. `wait` lets `ms` pass for the
+ * store: a store with an injected clock moves it; the default is real time.
+ */
+export function limiterContract(
+  name: string,
+  makeLimiter: MakeLimiter,
+  wait: (ms: number) => Promise<void> = sleep,
+): void {
   describe(`${name} limiter contract`, () => {
     test('5/1m: five requests pass with Remaining 4..0, the sixth is refused', async () => {
       const limiter = await makeLimiter({ limit: 5, windowSeconds: 60 });
@@ -70,14 +77,14 @@ export function limiterContract(name: string, makeLimiter: MakeLimiter): void {
       ).toEqual([0, 1, 2, 3, 4]);
     });
 
-    test('3/2s: a spent budget refills per request, then wholly, in real time', async () => {
+    test('3/2s: a spent budget refills per request, then wholly, as time passes', async () => {
       const limiter = await makeLimiter({ limit: 3, windowSeconds: 2 });
       const key = freshKey();
       expect((await spend(limiter, key, 4)).map((d) => d.allowed)).toEqual([true, true, true, false]);
       // One request's worth (2 s / 3 = 667 ms) is back before the whole window has passed.
-      await sleep(900);
+      await wait(900);
       expect((await spend(limiter, key, 2)).map((d) => d.allowed)).toEqual([true, false]);
-      await sleep(2_200);
+      await wait(2_200);
       const again = await spend(limiter, key, 4);
       expect(again.map((d) => d.allowed)).toEqual([true, true, true, false]);
       expect(again[0]?.remaining).toBe(2);
