@@ -1,9 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { REDIS, unrunnable } from './test/support/prerequisites.ts';
+
+const missing = unrunnable(fileURLToPath(new URL('.', import.meta.url)), [REDIS]);
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**', 'node_modules/**'],
+    exclude: ['test/e2e/**', 'node_modules/**', ...missing],
     // Contract suites start real servers (wrangler dev takes seconds on 2 cores).
     testTimeout: 30_000,
     hookTimeout: 120_000,
