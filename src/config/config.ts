@@ -66,6 +66,10 @@ export interface Config {
    * never public by accident. @default null
    */
   readonly metricsToken: string | null;
+  /** `CORSWAY_CACHE`: a shared HTTP cache of target responses (RFC 9111). @default false */
+  readonly cache: boolean;
+  /** `CORSWAY_CACHE_BYTES` (Node): the cache's memory bound. @default 67108864 (64 MiB) */
+  readonly cacheBytes: number;
   /** The list variables as written, for the help page. */
   readonly display: Readonly<Record<string, string>>;
 }
@@ -233,6 +237,8 @@ export function parseConfig(env: Env): Config {
     logTargetUrl: read.bool('CORSWAY_LOG_TARGET_URL', false),
     metrics: read.bool('CORSWAY_METRICS', false),
     metricsToken: read.text('CORSWAY_METRICS_TOKEN') || null,
+    cache: read.bool('CORSWAY_CACHE', false),
+    cacheBytes: read.int('CORSWAY_CACHE_BYTES', 64 * 1024 * 1024, 1024),
     display: Object.freeze({
       allowOrigins: read.list('CORSWAY_ALLOW_ORIGINS').join(', '),
       blockOrigins: read.list('CORSWAY_BLOCK_ORIGINS').join(', '),
