@@ -1,4 +1,6 @@
 import { type Context, Hono } from 'hono';
+import { createCache } from './cache/layer.ts';
+import { type CacheStore, memoryStore } from './cache/store.ts';
 import type { Config } from './config/config.ts';
 import { Abort } from './core/abort.ts';
 import { errorResponse } from './core/errors.ts';
@@ -6,7 +8,7 @@ import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRe
 import type { Upstream } from './core/upstream.ts';
 import { handleDiagnose } from './diagnose/diagnose.ts';
 import type { RateLimiter } from './limiters/rate-limit.ts';
-import { METRICS_CONTENT_TYPE, type Metrics, storeHealth } from './observe/metrics.ts';
+import { cacheMetrics, METRICS_CONTENT_TYPE, type Metrics, storeHealth } from './observe/metrics.ts';
 
 /** What the runtime lends the app. */
 export interface Capabilities {
@@ -27,7 +29,15 @@ export interface Capabilities {
    * reason itself is shown only in `/metrics`. @default none
    */
   readonly health?: () => string | null;
+  /**
+   * Where the shared cache keeps responses, when `CORSWAY_CACHE` is on: the
+   * Cache API on Workers. @default process memory bounded by CORSWAY_CACHE_BYTES
+   */
+  readonly cacheStore?: CacheStore;
 }
+
+/** The largest response the cache keeps, as a share of CORSWAY_CACHE_BYTES: one entry never crowds out the rest. */
+const ENTRY_SHARE = 8;
 
 /** The paths the app answers itself, whatever the method; every other path names a target. */
 const OWN_PATHS = new Set(['/healthz', '/robots.txt', '/favicon.ico', '/metrics', '/diagnose']);
@@ -40,14 +50,25 @@ export function isOwnPath(path: string): boolean {
 /** Builds the proxy: one Hono app, the same on every runtime. */
 export function createApp(config: Config, caps: Capabilities): Hono {
   const { metrics, log } = caps;
-  const proxy = createProxy(config, { upstream: caps.upstream, limiter: caps.limiter, log, metrics });
+  const cache = config.cache
+    ? createCache(caps.upstream, {
+        store: caps.cacheStore ?? memoryStore(config.cacheBytes),
+        maxEntryBytes: Math.floor(config.cacheBytes / ENTRY_SHARE),
+      })
+    : null;
+  const upstream = cache?.upstream ?? caps.upstream;
+  const proxy = createProxy(config, { upstream, limiter: caps.limiter, log, metrics });
   const app = new Hono();
 
   app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
 
   app.get('/healthz', (c) => {
     // The detail (an internal address, an error) goes to the log and /metrics only.
-    return c.text(caps.health?.() ? 'degraded: rate-limit store unreachable' : 'ok');
+    const status = caps.health?.() ? 'degraded: rate-limit store unreachable' : 'ok';
+    if (!cache) return c.text(status);
+    const { entries, bytes, hits, misses, coalesced } = cache.stats();
+    const held = entries === null ? '' : `entries=${entries} bytes=${bytes} `;
+    return c.text(`${status}\ncache: ${held}hits=${hits} misses=${misses} coalesced=${coalesced}\n`);
   });
   // The help page is fetched by people: keep crawlers from indexing proxied sites.
   app.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));
@@ -61,7 +82,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
           'www-authenticate': 'Bearer realm="corsway metrics"',
         });
       }
-      const body = caps.health ? metrics.render() + storeHealth(caps.health()) : metrics.render();
+      let body = caps.health ? metrics.render() + storeHealth(caps.health()) : metrics.render();
+      if (cache) body += cacheMetrics(cache.stats());
       return c.body(body, 200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' });
     });
   }

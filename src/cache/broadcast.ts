@@ -1,5 +1,7 @@
 /** How many bytes each client's copy queues before the target is read more slowly. */
 const QUEUE_BYTES = 64 * 1024;
+/** How often the timer that keeps a waiting reader's request alive on workerd fires. */
+const KEEP_ALIVE_MS = 1000;
 
 /**
  * One target body streamed to every request that waits for it. The target
@@ -7,7 +9,11 @@ const QUEUE_BYTES = 64 * 1024;
  * `QUEUE_BYTES` ahead; the bytes read are kept for the cache (and for
  * readers that join late) until they pass `maxBytes`, and after that only
  * streamed. `onComplete` gets the whole body when it ended within the bound,
- * before the readers see its end.
+ * before the readers see its end (null when it will not be stored).
+ *
+ * One loop, started where the target was asked, does all the reading:
+ * workerd lets only the request that made a fetch read its body, and a
+ * reader's pull only wakes the loop.
  */
 export class Broadcast {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -17,7 +23,8 @@ export class Broadcast {
   #kept: Uint8Array[] | null = [];
   #keptBytes = 0;
   #state: 'open' | 'ended' | 'failed' = 'open';
-  #reading = false;
+  #wake: (() => void) | null = null;
+  #arrived: { promise: Promise<void>; resolve: () => void } | null = null;
 
   constructor(
     source: ReadableStream<Uint8Array>,
@@ -27,6 +34,7 @@ export class Broadcast {
     this.#reader = source.getReader();
     this.#maxBytes = maxBytes;
     this.#onComplete = onComplete;
+    void this.#run();
   }
 
   /** Whether a new reader can still get the body from its first byte. */
@@ -46,21 +54,56 @@ export class Broadcast {
           if (this.#state === 'ended') controller.close();
           else this.#readers.add(controller);
         },
-        pull: () => this.#pump(),
+        pull: () => {
+          this.#nudge();
+          return this.#arrival();
+        },
         cancel: () => {
           this.#readers.delete(self);
           if (this.#readers.size === 0 && this.#state === 'open') this.#stop();
+          else this.#nudge();
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }),
     );
   }
 
-  #stop(): void {
-    this.#state = 'failed';
-    this.#kept = null;
-    this.#reader.cancel().catch(() => {});
-    this.#onComplete(null).catch(() => {});
+  #nudge(): void {
+    if (this.#state !== 'open' || this.#allWant()) {
+      const wake = this.#wake;
+      this.#wake = null;
+      wake?.();
+    }
+  }
+
+  /**
+   * Until the next chunk, the end or a failure. A timer runs meanwhile:
+   * workerd cancels a request as hung when it waits with nothing of its own
+   * pending, and the bytes it waits for come from another request's fetch.
+   */
+  #arrival(): Promise<void> | undefined {
+    if (this.#state !== 'open') return undefined;
+    if (!this.#arrived) {
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      const alive = setInterval(() => {}, KEEP_ALIVE_MS);
+      this.#arrived = {
+        promise,
+        resolve: () => {
+          clearInterval(alive);
+          resolve();
+        },
+      };
+    }
+    return this.#arrived.promise;
+  }
+
+  #arrive(): void {
+    const arrived = this.#arrived;
+    this.#arrived = null;
+    arrived?.resolve();
   }
 
   #allWant(): boolean {
@@ -69,11 +112,19 @@ export class Broadcast {
     return true;
   }
 
-  async #pump(): Promise<void> {
-    if (this.#reading) return;
-    this.#reading = true;
+  /** Until every reader wants more, or the body was dropped. */
+  #demand(): Promise<void> | null {
+    if (this.#state !== 'open' || this.#allWant()) return null;
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  async #run(): Promise<void> {
     try {
-      while (this.#state === 'open' && this.#allWant()) {
+      for (;;) {
+        await this.#demand();
+        if (this.#state !== 'open') return;
         const { done, value } = await this.#reader.read();
         if (done) {
           await this.#end();
@@ -82,42 +133,55 @@ export class Broadcast {
         if (this.#kept) {
           this.#keptBytes += value.byteLength;
           if (this.#keptBytes <= this.#maxBytes) this.#kept.push(value);
-          else this.#kept = null;
+          else this.#drop();
         }
         for (const reader of this.#readers) reader.enqueue(value);
+        this.#arrive();
       }
     } catch (error) {
       this.#fail(error);
-    } finally {
-      this.#reading = false;
     }
+  }
+
+  /** Stops keeping the body: it will not be stored. */
+  #drop(): void {
+    this.#kept = null;
+    this.#onComplete(null).catch(() => {});
+  }
+
+  #stop(): void {
+    this.#state = 'failed';
+    this.#reader.cancel().catch(() => {});
+    if (this.#kept) this.#drop();
+    this.#nudge();
+    this.#arrive();
   }
 
   async #end(): Promise<void> {
     this.#state = 'ended';
     const kept = this.#kept;
-    let body: Uint8Array | null = null;
     if (kept) {
-      body = new Uint8Array(this.#keptBytes);
+      const body = new Uint8Array(this.#keptBytes);
       let at = 0;
       for (const chunk of kept) {
         body.set(chunk, at);
         at += chunk.byteLength;
       }
       this.#kept = [body];
+      // Stored before the readers see the end, so a runtime that stops work
+      // once the response is sent (workerd) has already stored it.
+      await this.#onComplete(body).catch(() => {});
     }
-    // Stored before the readers see the end, so a runtime that stops work
-    // once the response is sent (workerd) has already stored it.
-    await this.#onComplete(body).catch(() => {});
     for (const reader of this.#readers) reader.close();
     this.#readers.clear();
+    this.#arrive();
   }
 
   #fail(error: unknown): void {
     this.#state = 'failed';
-    this.#kept = null;
     for (const reader of this.#readers) reader.error(error);
     this.#readers.clear();
-    this.#onComplete(null).catch(() => {});
+    this.#arrive();
+    if (this.#kept) this.#drop();
   }
 }

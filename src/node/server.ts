@@ -71,9 +71,13 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
     limiter,
     health: redis?.problem,
   });
-  const proxy = createProxy(config, { upstream: socketUpstream, limiter, log, metrics });
-
-  const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
+  const appListener = getRequestListener(app.fetch);
+  // The cache lives in the app, around the web-stream upstream: with it on,
+  // proxied requests take the app's path rather than the socket fast path.
+  const listener = config.cache
+    ? appListener
+    : nodeProxy(createProxy(config, { upstream: socketUpstream, limiter, log, metrics }), config, appListener);
+  const server = createServer(SERVER_LIMITS, listener);
   const failed = (error: NodeJS.ErrnoException) => exitUnlistened(listenFailure(error, listen));
   server.once('error', failed);
   server.listen(listen.port, listen.host, () => {

@@ -1,3 +1,4 @@
+import type { CacheStats } from '../cache/layer.ts';
 import type { RequestRecord } from '../core/proxy.ts';
 
 /*
@@ -111,6 +112,35 @@ export function storeHealth(problem: string | null): string {
     `corsway_rate_limit_store_up${detail} ${problem === null ? 1 : 0}`,
     '',
   ].join('\n');
+}
+
+/** The shared cache's gauges and counters, in the same format. */
+export function cacheMetrics(stats: CacheStats): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string, value: number | null) => {
+    if (value !== null) lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+  };
+  metric('corsway_cache_entries', 'gauge', 'Responses held by the shared cache.', stats.entries);
+  metric('corsway_cache_bytes', 'gauge', 'Bytes the shared cache counts against CORSWAY_CACHE_BYTES.', stats.bytes);
+  metric(
+    'corsway_cache_hits_total',
+    'counter',
+    'Requests answered from the cache without asking the target.',
+    stats.hits,
+  );
+  metric(
+    'corsway_cache_misses_total',
+    'counter',
+    'Requests the cache sent on to the target, revalidations included.',
+    stats.misses,
+  );
+  metric(
+    'corsway_cache_coalesced_total',
+    'counter',
+    "Requests that waited for an identical request's answer instead of asking the target.",
+    stats.coalesced,
+  );
+  return `${lines.join('\n')}\n`;
 }
 
 /** The content type of the text exposition format. */

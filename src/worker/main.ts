@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { createApp } from '../app.ts';
+import { cacheApiStore } from '../cache/cache-api.ts';
 import { ConfigError, type Env, parseConfig } from '../config/config.ts';
 import { errorResponse, ProxyError } from '../core/errors.ts';
 import type { Upstream } from '../core/upstream.ts';
@@ -50,6 +51,8 @@ function build(env: Env): Handler | ProxyError {
       limiter: binding && config.rateLimit ? bindingLimiter(binding, memoryLimiter(config.rateLimit)) : durable,
       health: durable?.problem,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
+      // Per data centre; coalescing of concurrent misses is per isolate.
+      cacheStore: config.cache ? cacheApiStore(caches.default) : undefined,
     });
     return (request, env, ctx) => respond(app, config.maxResponseBytes > 0, request, env, ctx);
   } catch (error) {
