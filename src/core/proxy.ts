@@ -166,10 +166,10 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     if (REFUSED_METHODS.has(method)) {
       throw new ProxyError('method_not_allowed', `${method} requests are not proxied.`);
     }
-    if (config.requireHeaders.length > 0 && !config.requireHeaders.some((h) => incoming.has(h))) {
+    if (config.requireHeader.length > 0 && !config.requireHeader.some((h) => incoming.has(h))) {
       throw new ProxyError(
         'missing_header',
-        `This proxy requires one of these request headers: ${config.requireHeaders.join(', ')}. Browsers send Origin on cross-origin requests; from other clients, add one of them.`,
+        `This proxy requires one of these request headers: ${config.requireHeader.join(', ')}. Browsers send Origin on cross-origin requests; from other clients, add one of them.`,
       );
     }
     if (hasLooped(incoming)) {

@@ -554,7 +554,7 @@ function suggestion(q: Question, run: Run, last: Headers | null): ProxySuggestio
         : '';
     return { url, works: false, message: `This proxy would not help either. ${findings[0].message}${cookies}` };
   }
-  const required = config.requireHeaders;
+  const required = config.requireHeader;
   const carries = required.includes('origin') || q.headers.some((h) => required.includes(h));
   return {
     url,

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { ConfigError, parseConfig, parseListen } from '../config/config.ts';
+import { type Config, ConfigError, parseConfig } from '../config/config.ts';
 
 /*
  * `npm start`: the configuration is checked here, once, before anything
@@ -7,17 +7,15 @@ import { ConfigError, parseConfig, parseListen } from '../config/config.ts';
  * Each part loads only in the process that uses it: the primary, without the
  * proxy's dependencies, stays about 15 MB smaller than a worker.
  */
-let config: ReturnType<typeof parseConfig>;
-let listen: ReturnType<typeof parseListen>;
+let config: Config;
 try {
   config = parseConfig(process.env);
-  listen = parseListen(process.env);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`corsway: ${error.message}`);
   process.exit(1);
 }
 
-if (listen.workers > 1 && cluster.isPrimary)
-  (await import('./cluster.ts')).supervise(listen, config.allowPrivateNetwork);
-else await (await import('./server.ts')).serve(config, listen);
+if (config.workers > 1 && cluster.isPrimary)
+  (await import('./cluster.ts')).supervise(config, config.allowPrivateNetwork);
+else await (await import('./server.ts')).serve(config, config);

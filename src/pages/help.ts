@@ -1,25 +1,11 @@
 import type { Config } from '../config/config.ts';
+import { describe, SETTINGS } from '../config/settings.ts';
 
-/** The active limits, as lines a user can read. */
-function policyLines(config: Config): [string, string][] {
-  const d = config.display;
-  return [
-    ['Allowed origins', d.allowOrigins || 'any'],
-    ['Blocked origins', d.blockOrigins || 'none'],
-    ['Allowed targets', d.allowTargets || 'any public host'],
-    ['Private network targets', config.allowPrivateNetwork ? 'allowed (development mode)' : 'refused'],
-    ['Required headers', d.requireHeaders ? `one of ${d.requireHeaders}` : 'none'],
-    [
-      'Rate limit',
-      config.rateLimit
-        ? `${config.rateLimit.limit} requests per ${config.rateLimit.windowSeconds} s per ${config.rateLimitBy === 'ip' ? 'client address' : 'origin'}`
-        : 'none',
-    ],
-    ['Redirects followed', String(config.maxRedirects)],
-    ['Upstream timeout', `${config.timeoutMs} ms`],
-    ['Largest request body', `${config.maxBodyBytes} bytes`],
-    ['Largest response body', config.maxResponseBytes ? `${config.maxResponseBytes} bytes` : 'unlimited'],
-  ];
+/** The active limits, as lines a user can read: every setting the table puts on the page. */
+export function policyLines(config: Config): [string, string][] {
+  return SETTINGS.flatMap((setting) =>
+    'page' in setting ? [[setting.page, describe(setting, config)] as [string, string]] : [],
+  );
 }
 
 export function helpText(config: Config, base: string): string {

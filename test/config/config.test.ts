@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, type Env, parseConfig, parseListen } from '../../src/config/config.ts';
+import { ConfigError, type Env, parseConfig } from '../../src/config/config.ts';
+
+/** HOST, PORT and CORSWAY_WORKERS, parsed with the rest of the settings. */
+function parseListen(env: Env) {
+  const { host, port, workers } = parseConfig(env);
+  return { host, port, workers };
+}
 
 function problemsOf(env: Env): readonly string[] {
   try {
@@ -18,7 +24,7 @@ describe('parseConfig({}) -> the SPEC defaults', () => {
       allowOrigins: c.allowOrigins,
       blockOrigins: c.blockOrigins,
       allowTargets: c.allowTargets,
-      requireHeaders: c.requireHeaders,
+      requireHeader: c.requireHeader,
       rateLimit: c.rateLimit,
       rateLimitBy: c.rateLimitBy,
       redisUrl: c.redisUrl,
@@ -33,7 +39,7 @@ describe('parseConfig({}) -> the SPEC defaults', () => {
       allowOrigins: null,
       blockOrigins: null,
       allowTargets: null,
-      requireHeaders: [],
+      requireHeader: [],
       rateLimit: null,
       rateLimitBy: 'ip',
       redisUrl: null,
@@ -66,7 +72,7 @@ describe('parseConfig(good values)', () => {
     ['CORSWAY_ALLOW_ORIGINS', 'https://app.example.com', (c) => c.allowOrigins?.('https://evil.example.com'), false],
     ['CORSWAY_BLOCK_ORIGINS', 'null,https://bad.example', (c) => c.blockOrigins?.('null'), true],
     ['CORSWAY_ALLOW_TARGETS', 'api.example.com,*.example.org', (c) => c.allowTargets?.('x.example.org'), true],
-    ['CORSWAY_REQUIRE_HEADER', 'Origin, X-Requested-With', (c) => c.requireHeaders, ['origin', 'x-requested-with']],
+    ['CORSWAY_REQUIRE_HEADER', 'Origin, X-Requested-With', (c) => c.requireHeader, ['origin', 'x-requested-with']],
     ['CORSWAY_RATE_LIMIT', '60/1m', (c) => c.rateLimit, { limit: 60, windowSeconds: 60 }],
     ['CORSWAY_RATE_LIMIT', '10/30s', (c) => c.rateLimit, { limit: 10, windowSeconds: 30 }],
     ['CORSWAY_RATE_LIMIT', '1000/1h', (c) => c.rateLimit, { limit: 1000, windowSeconds: 3600 }],
@@ -134,8 +140,10 @@ describe('parseConfig(bad values) -> ConfigError naming the variable', () => {
     expect(problems[0]).toContain(value.split(',').at(-1));
   });
 
-  test('a non-string binding (a Worker var set to a number) is named too', () => {
-    expect(problemsOf({ CORSWAY_MAX_AGE: 60 })).toEqual([expect.stringMatching(/^CORSWAY_MAX_AGE: expected a string/)]);
+  test('a binding of the wrong type (a Worker var set to a table where a number belongs) is named too', () => {
+    expect(problemsOf({ CORSWAY_MAX_AGE: { seconds: 60 } })).toEqual([
+      expect.stringMatching(/^CORSWAY_MAX_AGE: expected a string, got \{"seconds":60\}/),
+    ]);
   });
 
   test('every problem is reported at once, in one error message', () => {
@@ -178,7 +186,12 @@ describe('parseListen(HOST, PORT, CORSWAY_WORKERS)', () => {
     ],
     // One worker keeps everything in its own memory, as without the variable.
     [
-      { CORSWAY_WORKERS: '1', CORSWAY_RATE_LIMIT: '60/1m', CORSWAY_METRICS: 'on' },
+      {
+        CORSWAY_WORKERS: '1',
+        CORSWAY_RATE_LIMIT: '60/1m',
+        CORSWAY_METRICS: 'on',
+        CORSWAY_METRICS_TOKEN: 'a-token-of-16-characters',
+      },
       { host: '0.0.0.0', port: 8080, workers: 1 },
     ],
   ])('%j -> %j', (env, listen) => {
