@@ -1,121 +1,29 @@
 #!/usr/bin/env node
 /*
  * `npx corsway`: flags become the environment variables they mirror (flags
- * win over the environment), then the Node server starts as `npm start` does.
+ * win over the environment, and cluster workers inherit them), then the Node
+ * server starts as `npm start` does.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, parseConfig, parseListen } from '../config/config.ts';
+import { ConfigError, parseSettings, variableOf } from '../config/config.ts';
+import { type AnySetting, flagOf, SETTINGS, type SettingName } from '../config/settings.ts';
 
-interface Flag {
-  readonly variable: string;
-  /** What the value looks like in --help; none for a switch. */
-  readonly value?: string;
-  readonly default: string;
-  readonly help: string;
+const FLAGS = SETTINGS.flatMap((setting) => {
+  const flag = flagOf(setting);
+  return flag ? [{ flag, setting: setting as AnySetting }] : [];
+});
+
+function defaultText(setting: AnySetting): string {
+  const meaning = 'meaning' in setting ? setting.meaning : undefined;
+  if (!setting.default) return meaning ?? 'none';
+  return meaning ? `${setting.default} (${meaning})` : setting.default;
 }
 
-/** Every flag, in --help order; switches take `--no-<name>` too. */
-const FLAGS: Record<string, Flag> = {
-  host: {
-    variable: 'HOST',
-    value: '<address>',
-    default: '0.0.0.0; 127.0.0.1 with --allow-private-network',
-    help: 'address to listen on',
-  },
-  port: { variable: 'PORT', value: '<number>', default: '8080', help: 'port to listen on (0: any free port)' },
-  workers: {
-    variable: 'CORSWAY_WORKERS',
-    value: '<number>',
-    default: '1',
-    help: 'processes serving the port, up to one per core',
-  },
-  'allow-origins': {
-    variable: 'CORSWAY_ALLOW_ORIGINS',
-    value: '<list>',
-    default: 'any',
-    help: 'allowed page origins: https://app.example.com,https://*.example.com',
-  },
-  'block-origins': {
-    variable: 'CORSWAY_BLOCK_ORIGINS',
-    value: '<list>',
-    default: 'none',
-    help: 'refused page origins; wins over --allow-origins',
-  },
-  'allow-targets': {
-    variable: 'CORSWAY_ALLOW_TARGETS',
-    value: '<list>',
-    default: 'any public host',
-    help: 'target hosts: api.example.com,*.example.com',
-  },
-  'require-header': {
-    variable: 'CORSWAY_REQUIRE_HEADER',
-    value: '<list>',
-    default: 'none',
-    help: 'a request must carry one of these headers',
-  },
-  'rate-limit': { variable: 'CORSWAY_RATE_LIMIT', value: '<count/window>', default: 'off', help: 'e.g. 60/1m' },
-  'rate-limit-by': { variable: 'CORSWAY_RATE_LIMIT_BY', value: 'ip|origin', default: 'ip', help: 'whose budget' },
-  'redis-url': {
-    variable: 'CORSWAY_REDIS_URL',
-    value: '<url>',
-    default: 'none',
-    help: 'share budgets between instances: redis://host:6379',
-  },
-  'trust-proxy': {
-    variable: 'CORSWAY_TRUST_PROXY',
-    default: 'off',
-    help: 'client address from the last X-Forwarded-For hop',
-  },
-  'allow-private-network': {
-    variable: 'CORSWAY_ALLOW_PRIVATE_NETWORK',
-    default: 'off',
-    help: 'allow loopback/private targets (development only)',
-  },
-  'max-redirects': { variable: 'CORSWAY_MAX_REDIRECTS', value: '<number>', default: '5', help: 'redirects followed' },
-  'timeout-ms': {
-    variable: 'CORSWAY_TIMEOUT_MS',
-    value: '<ms>',
-    default: '30000',
-    help: "wait for the target's response headers",
-  },
-  'max-body-bytes': {
-    variable: 'CORSWAY_MAX_BODY_BYTES',
-    value: '<bytes>',
-    default: '10485760',
-    help: 'largest request body forwarded',
-  },
-  'max-response-bytes': {
-    variable: 'CORSWAY_MAX_RESPONSE_BYTES',
-    value: '<bytes>',
-    default: '0 (unlimited)',
-    help: 'largest response body relayed',
-  },
-  'max-age': { variable: 'CORSWAY_MAX_AGE', value: '<seconds>', default: '86400', help: 'preflight cache time' },
-  'log-level': {
-    variable: 'CORSWAY_LOG_LEVEL',
-    value: 'info|warn|error|silent',
-    default: 'info',
-    help: 'least severe access-log line written',
-  },
-  'log-target-url': {
-    variable: 'CORSWAY_LOG_TARGET_URL',
-    default: 'off',
-    help: 'log whole target URLs, not only their origin',
-  },
-  metrics: { variable: 'CORSWAY_METRICS', default: 'off', help: 'serve Prometheus metrics at /metrics' },
-  'metrics-token': {
-    variable: 'CORSWAY_METRICS_TOKEN',
-    value: '<token>',
-    default: 'none',
-    help: 'bearer token /metrics requires (16+ characters)',
-  },
-};
-
 function helpText(): string {
-  const rows = Object.entries(FLAGS).map(([name, flag]) => [
-    `${name === 'port' ? '-p, ' : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`,
-    `${flag.help}\n${flag.variable}, default: ${flag.default}`,
+  const rows = FLAGS.map(({ flag, setting }) => [
+    `${flag === '--port' ? '-p, ' : ''}${flag}${setting.kind.hint ? ` ${setting.kind.hint}` : ''}`,
+    `${setting.doc}\n${setting.variable}, default: ${defaultText(setting)}`,
   ]);
   rows.push(['-h, --help', 'show this help'], ['-v, --version', 'show the version']);
   const width = Math.max(...rows.map(([left]) => (left as string).length));
@@ -128,6 +36,7 @@ the target and answers with CORS headers added.
 Every option mirrors an environment variable (named below it); options win.
 Lists are comma-separated. Switches also take --no-<name>.
 HTTP_PROXY, HTTPS_PROXY and NO_PROXY route upstream requests through a proxy.
+Access keys and target headers are secrets: set them in the environment only.
 
 Options:
 ${rows.map(([left, right]) => `  ${(left as string).padEnd(width)}  ${(right as string).replace('\n', indent)}`).join('\n')}
@@ -145,15 +54,36 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-const options = Object.fromEntries(
-  Object.entries(FLAGS).map(([name, flag]) => [name, { type: flag.value ? 'string' : 'boolean' } as const]),
-);
+const SHORT = new Set(['-p', '-h', '-v']);
+const takesValue = new Set(FLAGS.filter(({ setting }) => setting.kind.hint).map(({ flag }) => flag));
+takesValue.add('-p');
+
+/**
+ * `--max-body-bytes -5` is a value that starts with a dash, which parseArgs
+ * calls ambiguous; joined as `--max-body-bytes=-5`, the setting's own check
+ * says what is wrong with it.
+ */
+function joinDashValues(args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (takesValue.has(arg) && next?.startsWith('-') && !next.startsWith('--') && !SHORT.has(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 let values: Record<string, string | boolean | undefined>;
 try {
   ({ values } = parseArgs({
-    args: process.argv.slice(2),
+    args: joinDashValues(process.argv.slice(2)),
     options: {
-      ...options,
+      ...Object.fromEntries(
+        FLAGS.map(({ flag, setting }) => [flag.slice(2), { type: setting.kind.hint ? 'string' : 'boolean' } as const]),
+      ),
       port: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
@@ -176,33 +106,25 @@ if (values.version) {
   process.exit(0);
 }
 
-/** Variable -> the flag that set it. */
-const fromFlags = new Map<string, string>();
-for (const [name, flag] of Object.entries(FLAGS)) {
-  const value = values[name];
+/** Setting -> the flag that set it. */
+const fromFlags = new Map<SettingName, string>();
+for (const { flag, setting } of FLAGS) {
+  const value = values[flag.slice(2)];
   if (value === undefined) continue;
-  process.env[flag.variable] = typeof value === 'boolean' ? (value ? 'on' : 'off') : value;
-  fromFlags.set(flag.variable, `--${name}`);
+  process.env[setting.variable] = typeof value === 'boolean' ? (value ? 'on' : 'off') : value;
+  fromFlags.set(setting.name, flag);
 }
 
-// Checked here too, so a bad flag value is a usage error named after the flag.
+// Checked here too, so a bad flag value is a usage error named after the flag;
+// problems in the environment alone are reported by the server, exit 1.
 try {
-  parseConfig(process.env);
-  parseListen(process.env);
+  parseSettings(
+    (setting) => process.env[setting.variable],
+    (name) => fromFlags.get(name) ?? variableOf(name),
+  );
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  const byFlag = error.problems.filter((p) => fromFlags.has(p.slice(0, p.indexOf(':'))));
-  if (byFlag.length > 0) {
-    usageError(
-      byFlag
-        .map((p) => {
-          const variable = p.slice(0, p.indexOf(':'));
-          return `${fromFlags.get(variable)}${p.slice(variable.length)}`;
-        })
-        .join('\n  '),
-    );
-  }
-  // Problems in the environment itself are reported by the server, exit 1.
+  if (error.issues.some((issue) => fromFlags.has(issue.setting))) usageError(error.problems.join('\n  '));
 }
 
 await import('./main.ts');

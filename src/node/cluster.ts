@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Listen } from '../config/config.ts';
 import { announce } from './startup.ts';
 
@@ -14,6 +15,12 @@ const STOP_GRACE_MS = 12_000;
  * fail again, so that stops the whole server with exit code 1.
  */
 export function supervise(listen: Listen, allowPrivateNetwork: boolean): void {
+  const cores = availableParallelism();
+  if (listen.workers > cores) {
+    console.error(
+      `corsway: warning: ${listen.workers} workers (CORSWAY_WORKERS, --workers) on ${cores} cores; workers beyond one per core only compete for them`,
+    );
+  }
   const listened = new Set<Worker>();
   let announced = false;
   // Why the first worker could not listen, as it reported it (see server.ts).
