@@ -167,9 +167,22 @@ describe('the settings table', () => {
 });
 
 describe('parseConfig(one variable)', () => {
-  test.each(SETTINGS.map((s) => [s.variable, s] as const))('%s: unset -> its documented default', (_, setting) => {
-    const kind = setting.kind as { parse(v: unknown): unknown };
-    expect(parseConfig({})[setting.name]).toEqual(kind.parse(setting.default));
+  test.each(SETTINGS.filter((s) => s.name !== 'host').map((s) => [s.variable, s] as const))(
+    '%s: unset -> its documented default',
+    (_, setting) => {
+      const kind = setting.kind as { parse(v: unknown): unknown };
+      expect(parseConfig({})[setting.name]).toEqual(kind.parse(setting.default));
+    },
+  );
+
+  test('HOST: unset -> 0.0.0.0, or 127.0.0.1 with private targets allowed, as its documented meaning says', () => {
+    const host = SETTINGS.find((s) => s.variable === 'HOST');
+    expect(host && 'meaning' in host && host.meaning).toBe(
+      '0.0.0.0; 127.0.0.1 when CORSWAY_ALLOW_PRIVATE_NETWORK is on',
+    );
+    expect(parseConfig({}).host).toBe('0.0.0.0');
+    expect(parseConfig({ CORSWAY_ALLOW_PRIVATE_NETWORK: true }).host).toBe('127.0.0.1');
+    expect(parseConfig({ CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', HOST: '::' }).host).toBe('::');
   });
 
   test.each(Object.entries(CASES))('%s=<good> parses', (variable, { good, read, expected }) => {
