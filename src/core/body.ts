@@ -1,3 +1,4 @@
+import type { Abort } from './abort.ts';
 import { ProxyError } from './errors.ts';
 import type { HeaderMap } from './fields.ts';
 
@@ -41,19 +42,29 @@ export interface RequestBody extends AsyncIterable<Uint8Array> {
  * A request body read once from the client and offered to each redirect hop.
  * Bytes are counted as they stream (Content-Length is not trusted) and the
  * first REPLAY_LIMIT bytes are kept, so a 307/308 hop can be sent the same
- * body again while the rest still streams from the client.
+ * body again while the rest still streams from the client. Reads from the
+ * client are shared, one at a time: a chunk read for a hop the target has
+ * already answered is never lost to the next one (see endHop).
  */
 export class ReplayableBody {
   readonly #source: BodySource;
   /** Taken on the first read, so a request refused before any hop leaves its body unlocked. */
   #lockedReader: Reader | null = null;
   readonly #maxBytes: number;
+  /** The first chunks read, while they add up to REPLAY_LIMIT bytes or less. */
   readonly #kept: Uint8Array[] = [];
+  /** The latest chunk read when it was not kept: only the current hop can still take it. */
+  #spare: Uint8Array | null = null;
+  /** Chunks and bytes read from the client so far. */
+  #chunks = 0;
   #read = 0;
+  #ended = false;
+  /** The read from the client under way, if any; every hop waiting for the next chunk waits on it. */
+  #pending: Promise<void> | null = null;
   #generation = 0;
   /** Set once the body was too large; the hop's error is replaced by a 413. */
   error: ProxyError | null = null;
-  /** Settles once the rest of an oversized upload was read and dropped (see #drain). */
+  /** Settles once the rest of an oversized or no longer needed upload was read and dropped (#drain, dropRest). */
   drained: Promise<void> = Promise.resolve();
   /**
    * Called once the body is too large. The hop must be aborted, not merely
@@ -72,37 +83,82 @@ export class ReplayableBody {
     return this.#lockedReader;
   }
 
-  /** Whether a new hop can still be given the whole body. */
-  get replayable(): boolean {
-    return this.#read <= REPLAY_LIMIT;
+  /** Reads the next chunk from the client into #kept or #spare; one read at a time. */
+  #pull(): Promise<void> {
+    this.#pending ??= this.#reader.read().then(
+      ({ done, value }) => {
+        this.#pending = null;
+        if (done) {
+          this.#ended = true;
+          return;
+        }
+        this.#read += value.byteLength;
+        if (this.#read > this.#maxBytes) {
+          this.error = tooLarge(this.#maxBytes);
+          this.#drain();
+          this.onOverflow(this.error);
+          throw this.error;
+        }
+        this.#chunks++;
+        if (this.#read <= REPLAY_LIMIT) this.#kept.push(value);
+        else this.#spare = value;
+      },
+      (error: unknown) => {
+        this.#pending = null;
+        throw error;
+      },
+    );
+    return this.#pending;
   }
 
-  /** A fresh copy of the whole body for the next hop; earlier copies stop. */
+  /**
+   * Ends the current hop's copy (its target has answered) and says whether a
+   * new hop can be given every byte. A read under way for the old hop is
+   * waited for first: its chunk may be the one that goes past the copy.
+   * @throws the reason of `abort` when it fires first (the client left, the target took too long).
+   */
+  async endHop(abort: Abort): Promise<boolean> {
+    this.#generation++;
+    const pending = this.#pending;
+    if (pending) {
+      await new Promise<void>((resolve, reject) => {
+        pending.then(resolve, resolve);
+        abort.onAbort(reject);
+      });
+    }
+    return this.error === null && this.#read <= REPLAY_LIMIT;
+  }
+
+  /**
+   * A fresh copy of the whole body for the next hop; earlier copies stop.
+   * @throws when a byte is no longer there (a hop after endHop said false).
+   */
   hop(): RequestBody {
+    if (this.#pending !== null || this.#kept.length !== this.#chunks) {
+      throw new Error('ReplayableBody: the whole body is no longer there for another hop');
+    }
     const generation = ++this.#generation;
     let index = 0;
-    // The next chunk of this hop's copy, or null at its end.
+    // The next chunk of this hop's copy, or null at its end (or once a newer hop began).
     const next = async (): Promise<Uint8Array | null> => {
-      if (generation !== this.#generation) return null;
-      const kept = this.#kept[index];
-      if (kept) {
-        index++;
-        return kept;
+      for (;;) {
+        if (generation !== this.#generation) return null;
+        const kept = this.#kept[index];
+        if (kept) {
+          index++;
+          return kept;
+        }
+        if (index < this.#chunks) {
+          // Past the copy, only the chunk just read for this hop is left.
+          const spare = this.#spare;
+          this.#spare = null;
+          if (!spare || index !== this.#chunks - 1) throw new Error('ReplayableBody: a chunk was lost');
+          index++;
+          return spare;
+        }
+        if (this.#ended) return null;
+        await this.#pull();
       }
-      const { done, value } = await this.#reader.read();
-      if (done) return null;
-      this.#read += value.byteLength;
-      if (this.#read > this.#maxBytes) {
-        this.error = tooLarge(this.#maxBytes);
-        this.#drain();
-        this.onOverflow(this.error);
-        throw this.error;
-      }
-      if (this.#read <= REPLAY_LIMIT) {
-        this.#kept.push(value);
-        index++;
-      }
-      return value;
     };
     return {
       // A plain iterator, not an async generator: through a generator, a
@@ -130,6 +186,17 @@ export class ReplayableBody {
   }
 
   /**
+   * Reads and drops the rest of the body (within the limit), for a 307/308
+   * relayed to the client while it still sends; `settle` waits for it.
+   */
+  dropRest(): void {
+    this.#generation++;
+    this.drained = (async () => {
+      while (!this.#ended && this.error === null) await this.#pull();
+    })().catch(() => {});
+  }
+
+  /**
    * Reads and drops the rest of an oversized upload, up to as much again as
    * the limit, then cancels it: a client still sending can then read its 413
    * instead of a reset, and workerd under wrangler dev otherwise stalls the
@@ -148,7 +215,7 @@ export class ReplayableBody {
     })().catch(() => {});
   }
 
-  /** Waits until #drain is done, for at most `ms`, so a slow sender cannot hold the 413 back for long. */
+  /** Waits until the rest was dropped, for at most `ms`, so a slow sender cannot hold the answer back for long. */
   async settle(ms: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);

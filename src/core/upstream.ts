@@ -125,7 +125,18 @@ export async function forward<Body extends Cancellable>(
       const toGet =
         ((response.status === 301 || response.status === 302) && method === 'POST') ||
         (response.status === 303 && method !== 'GET' && method !== 'HEAD');
-      if (!toGet && body && !body.replayable) return { response, url };
+      // Every byte of the body goes to the next hop, or the redirect goes to the client.
+      if (!toGet && body && !(await body.endHop(abort))) {
+        if (body.error) {
+          await response.body?.cancel();
+          throw body.error;
+        }
+        // Answered while the client still sends, node:http closes the connection
+        // under the unread rest and the client may never read the redirect.
+        body.dropRest();
+        await body.settle(5_000);
+        return { response, url };
+      }
       if (hop >= options.maxRedirects) {
         await response.body?.cancel();
         throw new ProxyError(

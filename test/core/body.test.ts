@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
+import { Abort } from '../../src/core/abort.ts';
 import { checkDeclaredLength, REPLAY_LIMIT, ReplayableBody } from '../../src/core/body.ts';
 import { ProxyError } from '../../src/core/errors.ts';
 
@@ -53,7 +54,7 @@ describe('ReplayableBody', () => {
   test('a second hop after a partial first read gets the whole body again', async () => {
     const body = new ReplayableBody(source([100, 200, 300]).stream, 1_000_000);
     await readBytes(body.hop().stream(), 100);
-    expect(body.replayable).toBe(true);
+    expect(await body.endHop(new Abort())).toBe(true);
     const again = await readAll(body.hop().stream());
     expect(again.byteLength).toBe(600);
     expect([again[0], again[100], again[300]]).toEqual([1, 2, 3]);
@@ -62,10 +63,76 @@ describe('ReplayableBody', () => {
   test.each([
     [[REPLAY_LIMIT], true],
     [[REPLAY_LIMIT, 1], false],
-  ])('after reading chunks %j, replayable is %s', async (sizes, replayable) => {
+  ])('after reading chunks %j, endHop says replayable: %s', async (sizes, replayable) => {
     const body = new ReplayableBody(source(sizes).stream, 10 * REPLAY_LIMIT);
     await readAll(body.hop().stream());
-    expect(body.replayable).toBe(replayable);
+    expect(await body.endHop(new Abort())).toBe(replayable);
+  });
+
+  /**
+   * The target answers 307 while its hop still has a read pending: that read's
+   * chunk must reach the next hop, or the redirect must be relayed.
+   */
+  test.each([
+    ['stays within the copy', [REPLAY_LIMIT - 1000, 600, 400, 5000], true],
+    ['goes past the copy', [REPLAY_LIMIT - 1000, 1001, 5000], false],
+  ])(
+    'a read pending when the hop ends %s -> endHop %s, and a next hop gets every byte in order',
+    async (_, sizes, replayable) => {
+      let open = () => {};
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      let index = 0;
+      const client = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            const size = sizes[index++];
+            if (size === undefined) return controller.close();
+            // The second chunk arrives only after the target has answered.
+            if (index === 2) await gate;
+            controller.enqueue(new Uint8Array(size).fill(index));
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const body = new ReplayableBody(client, 10 * REPLAY_LIMIT);
+      const first = body.hop()[Symbol.asyncIterator]();
+      expect((await first.next()).value?.byteLength).toBe(sizes[0]);
+      // The first hop's next read is under way when its target answers.
+      const stale = first.next();
+      const ended = body.endHop(new Abort());
+      open();
+      expect(await ended).toBe(replayable);
+      expect((await stale).done).toBe(true);
+      if (!replayable) {
+        expect(() => body.hop()).toThrow();
+        return;
+      }
+      const again = await readAll(body.hop().stream());
+      const expected = sizes.flatMap((size, i) => Array(size).fill(i + 1));
+      expect(again.byteLength).toBe(expected.length);
+      expect(Buffer.from(again).equals(Buffer.from(expected))).toBe(true);
+    },
+  );
+
+  test('endHop gives up waiting for a client that stalls once the request is aborted', async () => {
+    const client = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          controller.enqueue(new Uint8Array(10));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const body = new ReplayableBody(client, 1000);
+    const first = body.hop()[Symbol.asyncIterator]();
+    await first.next();
+    void first.next();
+    const abort = new Abort();
+    const ended = body.endHop(abort);
+    abort.abort(new Error('timed out'));
+    await expect(ended).rejects.toThrow('timed out');
   });
 
   test('past maxBytes: the hop stream errors with body_too_large and onOverflow is told', async () => {
