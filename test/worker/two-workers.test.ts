@@ -30,7 +30,7 @@ describe(`two workers sharing the CORSWAY_BUDGETS Durable Objects, ${BUDGET}/1h`
       [
         `name = "${name}-second"`,
         `main = ${JSON.stringify(join(ROOT, 'src/worker/main.ts'))}`,
-        'compatibility_date = "2026-05-01"',
+        'compatibility_date = "2026-04-26"',
         '[[durable_objects.bindings]]',
         'name = "CORSWAY_BUDGETS"',
         'class_name = "RateLimitBudget"',
