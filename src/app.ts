@@ -34,6 +34,8 @@ export interface Capabilities {
    * Cache API on Workers. @default process memory bounded by CORSWAY_CACHE_BYTES
    */
   readonly cacheStore?: CacheStore;
+  /** See ProxyCapabilities.declaredBodies. @default false */
+  readonly declaredBodies?: boolean;
 }
 
 /** The largest response the cache keeps, as a share of CORSWAY_CACHE_BYTES: one entry never crowds out the rest. */
@@ -57,7 +59,13 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       })
     : null;
   const upstream = cache?.upstream ?? caps.upstream;
-  const proxy = createProxy(config, { upstream, limiter: caps.limiter, log, metrics });
+  const proxy = createProxy(config, {
+    upstream,
+    limiter: caps.limiter,
+    log,
+    metrics,
+    declaredBodies: caps.declaredBodies,
+  });
   const app = new Hono();
 
   app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
@@ -127,7 +135,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       answer.sent(body === null ? 0 : new TextEncoder().encode(body).byteLength);
       return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
     }
-    if (answer.limit) body = body.pipeThrough(byteLimit(answer.limit));
+    // A declared length over the limit was refused before sending: only bodies of unknown length are counted.
+    if (answer.limit && !answer.headers.has('content-length')) body = body.pipeThrough(byteLimit(answer.limit));
     if (log || metrics) body = counted(body, answer.sent);
     return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
   });

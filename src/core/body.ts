@@ -36,6 +36,30 @@ function readerOf(source: BodySource): Reader {
  */
 export interface RequestBody extends AsyncIterable<Uint8Array> {
   stream(): ReadableStream<Uint8Array>;
+  /** Set when the client declared the body's length: a runtime that can send it natively takes it from here. */
+  readonly declared?: DeclaredCopy;
+}
+
+/** A body of known length, as a runtime sends it natively (with Content-Length). */
+export interface DeclaredCopy {
+  readonly length: number;
+  /** The bytes (kept, so every hop resends them) or, past REPLAY_LIMIT, the client's own stream (sent once). */
+  native(): Promise<Uint8Array | ReadableStream<Uint8Array>>;
+}
+
+/** What forward() needs of a client's body across redirect hops (ReplayableBody, DeclaredBody). */
+export interface ClientBody {
+  /** Whether a new hop can still be given the whole body. */
+  readonly replayable: boolean;
+  /** Set once the body was too large; the hop's error is replaced by a 413. */
+  readonly error: ProxyError | null;
+  /** Called once the body is too large, to abort the hop. */
+  onOverflow: (error: ProxyError) => void;
+  hop(): RequestBody;
+  /** Waits, at most `ms`, until an oversized upload was read to its end. */
+  settle(ms: number): Promise<void>;
+  /** Releases the client's body once no hop needs it. */
+  discard(): void;
 }
 
 /**
@@ -46,7 +70,7 @@ export interface RequestBody extends AsyncIterable<Uint8Array> {
  * client are shared, one at a time: a chunk read for a hop the target has
  * already answered is never lost to the next one (see endHop).
  */
-export class ReplayableBody {
+export class ReplayableBody implements ClientBody {
   readonly #source: BodySource;
   /** Taken on the first read, so a request refused before any hop leaves its body unlocked. */
   #lockedReader: Reader | null = null;
@@ -219,7 +243,7 @@ export class ReplayableBody {
   async settle(ms: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    if (timer) clearTimeout(timer);
   }
 
   /** Releases the client's body once no hop needs it. */

@@ -4,8 +4,9 @@ import type { Metrics } from '../observe/metrics.ts';
 import { helpHtml, helpText } from '../pages/help.ts';
 import type { Abort } from './abort.ts';
 import { clientKey } from './address.ts';
-import { type BodySource, checkDeclaredLength, ReplayableBody } from './body.ts';
+import { type BodySource, type ClientBody, checkDeclaredLength, ReplayableBody } from './body.ts';
 import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
+import { DeclaredBody, declaredLength } from './declared-body.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { Fields, type HeaderMap } from './fields.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
@@ -83,6 +84,11 @@ export interface ProxyCapabilities<Body extends Cancellable> {
   readonly log?: (record: RequestRecord) => void;
   /** Counters for `/metrics`. @default none */
   readonly metrics?: Metrics;
+  /**
+   * The upstream sends a body of declared length natively (`RequestBody.declared`),
+   * so the proxy neither counts nor copies it in JS (Workers). @default false
+   */
+  readonly declaredBodies?: boolean;
 }
 
 export interface CorsProxy<Body> {
@@ -166,6 +172,13 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     if (REFUSED_METHODS.has(method)) {
       throw new ProxyError('method_not_allowed', `${method} requests are not proxied.`);
     }
+    // Upgrade is hop-by-hop: forwarded without it, a WebSocket handshake would silently become a plain GET.
+    if (incoming.get('upgrade')?.toLowerCase() === 'websocket') {
+      throw new ProxyError(
+        'method_not_allowed',
+        'WebSocket connections are not proxied: this proxy relays HTTP requests only. Connect to the target directly (browsers allow cross-origin WebSockets).',
+      );
+    }
     if (config.requireHeader.length > 0 && !config.requireHeader.some((h) => incoming.has(h))) {
       throw new ProxyError(
         'missing_header',
@@ -183,11 +196,15 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const url = parseTarget(urlParam ?? raw);
     trace.target = url;
 
-    let body: ReplayableBody | null = null;
+    let body: ClientBody | null = null;
     // Fetch forbids a GET or HEAD request body (workerd's fetch throws, undici drops it).
     if (method !== 'GET' && method !== 'HEAD' && req.body) {
       checkDeclaredLength(incoming, config.maxBodyBytes);
-      body = new ReplayableBody(req.body, config.maxBodyBytes);
+      const length = caps.declaredBodies ? declaredLength(incoming.get('content-length')) : null;
+      body =
+        length !== null && 'getReader' in req.body
+          ? new DeclaredBody(req.body, length)
+          : new ReplayableBody(req.body, config.maxBodyBytes);
     }
     const asked = Date.now();
     const { response: res, url: finalUrl } = await forward(

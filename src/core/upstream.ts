@@ -1,5 +1,5 @@
 import type { Abort } from './abort.ts';
-import type { ReplayableBody, RequestBody } from './body.ts';
+import type { ClientBody, RequestBody } from './body.ts';
 import { findProxyError, ProxyError } from './errors.ts';
 import { Fields, type HeaderMap } from './fields.ts';
 import { checkTarget, type TargetPolicy } from './target.ts';
@@ -95,7 +95,7 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
  */
 export async function forward<Body extends Cancellable>(
   upstream: Upstream<Body>,
-  first: { url: URL; method: string; headers: Fields; body: ReplayableBody | null; abort: Abort },
+  first: { url: URL; method: string; headers: Fields; body: ClientBody | null; abort: Abort },
   options: ForwardOptions,
 ): Promise<Forwarded<Body>> {
   const { abort } = first;
@@ -206,7 +206,7 @@ function describe(error: unknown): string {
 
 function upstreamError(
   error: unknown,
-  context: { timedOut: boolean; body: ReplayableBody | null; timeoutMs: number },
+  context: { timedOut: boolean; body: ClientBody | null; timeoutMs: number },
 ): unknown {
   if (context.body?.error) return context.body.error;
   const known = findProxyError(error);

@@ -1,0 +1,34 @@
+import type { RequestBody } from '../core/body.ts';
+import type { Upstream } from '../core/upstream.ts';
+
+/**
+ * Workers' global fetch, told not to follow redirects so each hop is checked.
+ * Not fetch-upstream.ts: that one drops Content-Encoding for runtimes that
+ * would send the decoded body as it is, whereas workerd compresses a body
+ * again for a response that keeps the header, so compression survives here.
+ * `cache: 'no-store'`: a target's response is never stored by URL in
+ * Cloudflare's cache and handed to another user (CORSWAY_CACHE decides that).
+ */
+export const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
+  const res = await fetch(url, {
+    method,
+    headers: headers.pairs(),
+    body: body ? await nativeBody(body) : null,
+    signal,
+    redirect: 'manual',
+    cache: 'no-store',
+  });
+  return { status: res.status, headers: res.headers, body: res.body };
+};
+
+/**
+ * A declared length goes out as the client sent it, with its Content-Length
+ * and without JS touching the bytes (targets such as S3 presigned PUTs refuse
+ * a chunked upload); only a chunked upload streams through JS, which counts
+ * it against CORSWAY_MAX_BODY_BYTES.
+ */
+async function nativeBody(body: RequestBody): Promise<ReadableStream<Uint8Array> | Uint8Array> {
+  if (!body.declared) return body.stream();
+  const native = await body.declared.native();
+  return native instanceof Uint8Array ? native : native.pipeThrough(new FixedLengthStream(body.declared.length));
+}

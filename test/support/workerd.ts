@@ -1,0 +1,105 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, ROOT, type RunningProxy } from './runtimes.ts';
+
+/*
+ * A Worker as deployed, without wrangler dev's local layers: the bundle
+ * `wrangler deploy --dry-run` builds, served by the workerd binary wrangler
+ * installs, with a capnp config written here.
+ */
+
+const WORKERD = join(ROOT, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
+/** The compatibility date of wrangler.toml. */
+const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m;
+
+/** Builds the entry `main` (default: the corsway Worker) into a fresh directory; returns its bundle's path. */
+export function buildBundle(main = 'src/worker/main.ts'): string {
+  const outdir = mkdtempSync(join(tmpdir(), 'corsway-bundle-'));
+  const built = spawnSync(
+    process.execPath,
+    ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', outdir, main],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  if (built.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${built.stdout}${built.stderr}`);
+  return join(outdir, `${main.split('/').at(-1)?.replace(/\.ts$/, '')}.js`);
+}
+
+function compatibilityDate(): string {
+  const date = COMPATIBILITY_DATE.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))?.[1];
+  if (!date) throw new Error('wrangler.toml has no compatibility_date');
+  return date;
+}
+
+/** A capnp text literal. */
+const text = (value: string) => JSON.stringify(value);
+
+/**
+ * Serves `bundle` in plain `workerd serve` on 127.0.0.1 with `env` as text
+ * bindings. Its outbound network may reach loopback and private addresses
+ * (the tests' upstream) only when `env` allows private targets, the way a
+ * developer would configure it; otherwise public addresses only, as deployed.
+ */
+export async function startWorkerd(bundle: string, env: Record<string, string> = {}): Promise<RunningProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'corsway-workerd-'));
+  const port = await freePort();
+  const bindings = Object.entries(env)
+    .map(([name, value]) => `(name = ${text(name)}, text = ${text(value)})`)
+    .join(', ');
+  const allow = env.CORSWAY_ALLOW_PRIVATE_NETWORK ? '"public", "private", "local"' : '"public"';
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "internet", network = (allow = [${allow}], tlsOptions = (trustBrowserCas = true))),
+  ],
+  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [(name = "main.js", esModule = embed "main.js")],
+  compatibilityDate = ${text(compatibilityDate())},
+  compatibilityFlags = ["global_fetch_strictly_public"],
+  bindings = [${bindings}],
+  globalOutbound = "internet",
+);
+`;
+  // embed reads paths relative to the config's directory.
+  copyFileSync(bundle, join(dir, 'main.js'));
+  const file = join(dir, 'config.capnp');
+  writeFileSync(file, config);
+  const child = spawn(WORKERD, ['serve', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    return child.exitCode;
+  };
+  for (const deadline = Date.now() + 20_000; ; ) {
+    if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode}:\n${output}`);
+    try {
+      await (await fetch(`${url}/healthz`)).arrayBuffer();
+      break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`workerd did not answer within 20 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, runtime: 'worker', pid: child.pid ?? 0, output: () => output, stop };
+}
