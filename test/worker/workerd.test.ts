@@ -1,0 +1,156 @@
+import { rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { RunningProxy } from '../support/runtimes.ts';
+import { Upstream } from '../support/upstream.ts';
+import { buildBundle, startWorkerd } from '../support/workerd.ts';
+
+const ORIGIN = 'https://app.test';
+const MAX_BODY = 1024 * 1024;
+
+interface Reply {
+  status: number;
+  body: string;
+  /** Whether the request went over a connection an earlier request used. */
+  reused: boolean;
+}
+
+/**
+ * Sends headers declaring `declared` body bytes but only `sent` of them,
+ * and reads the answer without ever finishing the upload.
+ */
+function partialUpload(url: string, declared: number, sent: number, agent?: Agent): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: agent ?? false,
+        headers: { origin: ORIGIN, 'content-length': String(declared), 'content-type': 'application/octet-stream' },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s: the Worker waited for the body')));
+    req.on('error', reject);
+    req.write(Buffer.alloc(sent, 1));
+  });
+}
+
+function get(url: string, agent: Agent): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers: { origin: ORIGIN } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A refused upload sent whole over `agent`'s one connection (refused origin: answered before the body is read). */
+function refusedUpload(url: string, agent: Agent, bytes: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { origin: 'https://elsewhere.test' } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(Buffer.alloc(bytes, 2));
+  });
+}
+
+/*
+ * The bundle `wrangler deploy` ships, in plain `workerd serve`: what a
+ * deployed Worker runs, without wrangler dev's local proxy and its
+ * workarounds (.dev.vars is not read here, as it is not on deploy).
+ */
+describe('worker bundle in plain workerd', () => {
+  const upstream = new Upstream();
+  let bundle = '';
+  let worker: RunningProxy;
+  let target = '';
+
+  beforeAll(async () => {
+    await upstream.start();
+    target = `${upstream.origin}/echo`;
+    bundle = buildBundle();
+    worker = await startWorkerd(bundle, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_ALLOW_ORIGINS: ORIGIN,
+      CORSWAY_MAX_BODY_BYTES: String(MAX_BODY),
+      CORSWAY_RATE_LIMIT: '1000/1m',
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await upstream.stop();
+    if (bundle) rmSync(dirname(bundle), { recursive: true, force: true });
+  });
+
+  test('POST /<target> declaring 4 MiB over CORSWAY_MAX_BODY_BYTES, 1 KiB sent -> 413 body_too_large at once, nothing read or drained', async () => {
+    const res = await partialUpload(`${worker.url}/${target}`, 4 * MAX_BODY, 1024);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'body_too_large' });
+  });
+
+  test('POST /<target> from a refused origin declaring 512 KiB, 1 KiB sent -> 403 origin_not_allowed at once, the body not drained', async () => {
+    const res = await new Promise<Reply>((resolve, reject) => {
+      const req = request(
+        `${worker.url}/${target}`,
+        {
+          method: 'POST',
+          agent: false,
+          headers: { origin: 'https://elsewhere.test', 'content-length': String(512 * 1024) },
+        },
+        (r) => {
+          let body = '';
+          r.on('data', (c: Buffer) => (body += c.toString()));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body, reused: false }));
+        },
+      );
+      req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s: the Worker waited for the body')));
+      req.on('error', reject);
+      req.write(Buffer.alloc(1024, 1));
+    });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'origin_not_allowed' });
+  });
+
+  test('refused uploads of 64 KiB left unread, each followed by a GET on the same keep-alive connection -> every answer right', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const seen: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const refused = await refusedUpload(`${worker.url}/${target}`, agent, 64 * 1024);
+        const next = await get(`${worker.url}/${target}`, agent);
+        seen.push(`${refused.status} ${next.status}`);
+      }
+      expect(seen).toEqual(Array(10).fill('403 200'));
+      // The connection was kept: the unread bodies did not cost it.
+      const last = await get(`${worker.url}/${target}`, agent);
+      expect(last.reused).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('GET /healthz with CORSWAY_RATE_LIMIT and neither CORSWAY_BUDGETS nor CORSWAY_RATE_LIMITER -> 200 saying budgets are per isolate', async () => {
+    const res = await fetch(`${worker.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(
+      'degraded: rate limits are counted per isolate (no CORSWAY_BUDGETS or CORSWAY_RATE_LIMITER binding)',
+    );
+  });
+});
