@@ -10,19 +10,22 @@ import {
   type RateLimiter,
 } from '../limiters/rate-limit.ts';
 
-/** Where the Worker's budgets live, and what `/healthz` says about them. */
+/** Where the Worker's budgets live, and whether their shared store answers. */
 export interface WorkerLimiter {
   readonly limiter: RateLimiter | undefined;
-  /** Why budgets are kept per isolate right now, or null. */
+  /** Why the Durable Object store is not answering (budgets then fall back per isolate), or null; for `/healthz`. */
   readonly health: () => string | null;
 }
+
+const none = () => null;
 
 /**
  * With a Rate Limiting binding (CORSWAY_RATE_LIMITER), Cloudflare decides per
  * location; else with the Durable Object binding (CORSWAY_BUDGETS, in
- * wrangler.toml by default) one object per budget key decides, exactly; else
- * each isolate counts in memory, which `/healthz` says, since an isolate is
- * one of many and its budgets are a fraction of the whole.
+ * wrangler.toml by default) one object per budget key decides, exactly, and
+ * while it fails each isolate counts on its own (`/healthz` says degraded);
+ * else each isolate counts in memory, a fraction of the whole, which the log
+ * says once per isolate.
  */
 export function workerLimiter(config: Config, env: Env): WorkerLimiter {
   const spec = config.rateLimit;
@@ -31,24 +34,18 @@ export function workerLimiter(config: Config, env: Env): WorkerLimiter {
   if (binding) {
     const problem = bindingProblem(spec);
     if (problem) throw new ConfigError([problem]);
-    return { limiter: spec ? bindingLimiter(binding, memoryLimiter(spec)) : undefined, health: () => null };
+    return { limiter: spec ? bindingLimiter(binding, memoryLimiter(spec)) : undefined, health: none };
   }
-  if (!spec) return { limiter: undefined, health: () => null };
+  if (!spec) return { limiter: undefined, health: none };
   if (!budgets) {
-    const perIsolate = 'rate limits are counted per isolate (no CORSWAY_BUDGETS or CORSWAY_RATE_LIMITER binding)';
-    return { limiter: memoryLimiter(spec), health: () => perIsolate };
+    console.warn(
+      'corsway: CORSWAY_RATE_LIMIT is counted per isolate: bind CORSWAY_BUDGETS or CORSWAY_RATE_LIMITER (wrangler.toml) to share budgets',
+    );
+    return { limiter: memoryLimiter(spec), health: none };
   }
   const durable = withFailover(durableLimiter(budgets, spec), spec, {
     mode: config.rateLimitFailure,
     name: 'Durable Object',
   });
-  const fallback =
-    config.rateLimitFailure === 'open' ? 'counting per isolate until it answers' : 'refusing until it answers';
-  return {
-    limiter: durable,
-    health: () => {
-      const problem = durable.problem();
-      return problem && `${problem}; ${fallback}`;
-    },
-  };
+  return { limiter: durable, health: durable.problem };
 }

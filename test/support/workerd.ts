@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, ROOT, type RunningProxy } from './runtimes.ts';
@@ -40,23 +40,52 @@ function compatibilityDate(): string {
 /** A capnp text literal. */
 const text = (value: string) => JSON.stringify(value);
 
+/** Where CORSWAY_BUDGETS leads: none, the bundle's RateLimitBudget in memory, or an object that always fails. */
+export type Budgets = 'none' | 'memory' | 'overloaded';
+
+/** A RateLimitBudget whose every call fails, as Cloudflare's does when one object gets more than it can serve. */
+const OVERLOADED = `import { DurableObject } from 'cloudflare:workers';
+export class RateLimitBudget extends DurableObject {
+  consume() { throw new Error('Durable Object is overloaded. Too many requests queued.'); }
+}
+export default { fetch: () => new Response(null, { status: 404 }) };
+`;
+
 /**
  * Serves `bundle` in plain `workerd serve` on 127.0.0.1 with `env` as text
  * bindings. Its outbound network may reach loopback and private addresses
  * (the tests' upstream) only when `env` allows private targets, the way a
  * developer would configure it; otherwise public addresses only, as deployed.
  */
-export async function startWorkerd(bundle: string, env: Record<string, string> = {}): Promise<RunningProxy> {
+export async function startWorkerd(
+  bundle: string,
+  env: Record<string, string> = {},
+  budgets: Budgets = 'none',
+): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'corsway-workerd-'));
   const port = await freePort();
-  const bindings = Object.entries(env)
-    .map(([name, value]) => `(name = ${text(name)}, text = ${text(value)})`)
-    .join(', ');
+  const bindings = Object.entries(env).map(([name, value]) => `(name = ${text(name)}, text = ${text(value)})`);
+  const namespace = '(className = "RateLimitBudget", uniqueKey = "corsway-budgets", enableSql = true)';
+  // SQLite-backed objects (as wrangler.toml declares them) need storage on disk.
+  mkdirSync(join(dir, 'objects'));
+  let services = `(name = "objects", disk = (path = ${text(join(dir, 'objects'))}, writable = true)),`;
+  let objects = '';
+  if (budgets === 'memory') {
+    bindings.push('(name = "CORSWAY_BUDGETS", durableObjectNamespace = "RateLimitBudget")');
+    objects = `durableObjectNamespaces = [${namespace}], durableObjectStorage = (localDisk = "objects"),`;
+  } else if (budgets === 'overloaded') {
+    writeFileSync(join(dir, 'overloaded.js'), OVERLOADED);
+    bindings.push(
+      '(name = "CORSWAY_BUDGETS", durableObjectNamespace = (className = "RateLimitBudget", serviceName = "budgets"))',
+    );
+    services += `(name = "budgets", worker = (modules = [(name = "overloaded.js", esModule = embed "overloaded.js")], compatibilityDate = ${text(compatibilityDate())}, durableObjectNamespaces = [${namespace}], durableObjectStorage = (localDisk = "objects"))),`;
+  }
   const allow = env.CORSWAY_ALLOW_PRIVATE_NETWORK ? '"public", "private", "local"' : '"public"';
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
+    ${services}
     (name = "internet", network = (allow = [${allow}], tlsOptions = (trustBrowserCas = true))),
   ],
   sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main")],
@@ -65,7 +94,8 @@ const worker :Workerd.Worker = (
   modules = [(name = "main.js", esModule = embed "main.js")],
   compatibilityDate = ${text(compatibilityDate())},
   compatibilityFlags = ["global_fetch_strictly_public"],
-  bindings = [${bindings}],
+  bindings = [${bindings.join(', ')}],
+  ${objects}
   globalOutbound = "internet",
 );
 `;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
-import { buildBundle, startWorkerd } from '../support/workerd.ts';
+import { type Budgets, buildBundle, startWorkerd } from '../support/workerd.ts';
 
 const ORIGIN = 'https://app.test';
 const MAX_BODY = 1024 * 1024;
@@ -90,7 +90,6 @@ describe('worker bundle in plain workerd', () => {
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
       CORSWAY_ALLOW_ORIGINS: ORIGIN,
       CORSWAY_MAX_BODY_BYTES: String(MAX_BODY),
-      CORSWAY_RATE_LIMIT: '1000/1m',
     });
   });
   afterAll(async () => {
@@ -145,12 +144,47 @@ describe('worker bundle in plain workerd', () => {
       agent.destroy();
     }
   });
+});
 
-  test('GET /healthz with CORSWAY_RATE_LIMIT and neither CORSWAY_BUDGETS nor CORSWAY_RATE_LIMITER -> 200 saying budgets are per isolate', async () => {
+/*
+ * CORSWAY_RATE_LIMIT_BY=origin puts every user of one Origin in one Durable
+ * Object; past what one object serves, Cloudflare fails its calls. Budgets
+ * then fall back to each isolate's memory (CORSWAY_RATE_LIMIT_FAILURE=open),
+ * and /healthz says so.
+ */
+describe.each([
+  ['memory', 'ok'],
+  ['overloaded', 'degraded: rate-limit store unreachable'],
+] as [Budgets, string][])('worker bundle in plain workerd, CORSWAY_BUDGETS %s', (budgets, health) => {
+  const upstream = new Upstream();
+  let bundle = '';
+  let worker: RunningProxy;
+
+  beforeAll(async () => {
+    await upstream.start();
+    bundle = buildBundle();
+    worker = await startWorkerd(
+      bundle,
+      { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h', CORSWAY_RATE_LIMIT_BY: 'origin' },
+      budgets,
+    );
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await upstream.stop();
+    if (bundle) rmSync(dirname(bundle), { recursive: true, force: true });
+  });
+
+  test(`GET /<target> x4 from one Origin -> 200 r=2,1,0 then 429; /healthz -> 200 ${health}`, async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${worker.url}/${upstream.origin}/echo`, { headers: { origin: ORIGIN } });
+      seen.push(`${res.status} ${res.headers.get('ratelimit-remaining')}`);
+      await res.arrayBuffer();
+    }
+    expect(seen).toEqual(['200 2', '200 1', '200 0', '429 0']);
     const res = await fetch(`${worker.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.text()).toBe(
-      'degraded: rate limits are counted per isolate (no CORSWAY_BUDGETS or CORSWAY_RATE_LIMITER binding)',
-    );
+    expect(await res.text()).toBe(health);
   });
 });
