@@ -34,7 +34,8 @@ describe('node: server limits', () => {
     await proxy?.stop();
   });
 
-  test('a client trickling its headers one byte a second (slowloris) -> 408, the socket closed', async () => {
+  // The two deadlines run side by side: each is seconds of waiting on its own socket.
+  test.concurrent('a client trickling its headers one byte a second (slowloris) -> 408, the socket closed', async () => {
     const socket = await open(proxy);
     const closed = readUntilClosed(socket);
     socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ');
@@ -49,7 +50,7 @@ describe('node: server limits', () => {
     }
   }, 45_000);
 
-  test('an idle keep-alive connection -> closed by the server', async () => {
+  test.concurrent('an idle keep-alive connection -> closed by the server', async () => {
     const socket = await open(proxy);
     const closed = readUntilClosed(socket);
     socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\n\r\n');
