@@ -1,11 +1,12 @@
-import { escapeHtml as e } from '../pages/help.ts';
+import { html } from 'hono/html';
+import { type Fragment, layout } from '../pages/layout.ts';
 import type { Diagnosis, Fields, Step } from './diagnose.ts';
 
 /*
- * The diagnosis as the proxy's own HTML page. Everything the target or the
- * visitor supplied is text: it passes through escapeHtml and lands in element
- * content or quoted attributes only. The page has no script and loads nothing
- * (see the CSP in diagnose.ts).
+ * The diagnosis as the proxy's own HTML page, in the shared layout. Everything
+ * the target or the visitor supplied is interpolated into hono/html templates,
+ * which escape it. The page has no script and loads nothing (see the CSP in
+ * diagnose.ts).
  */
 
 export interface PageView {
@@ -28,7 +29,6 @@ const CONTENT_TYPES = [
 ];
 
 const STYLE = `
-body{font:16px/1.5 system-ui,sans-serif;max-width:58rem;margin:2rem auto;padding:0 1rem;color:#1d2330;background:#fcfcfd}
 h1{font-size:1.6rem;margin:0}h1+p{margin-top:.2rem;color:#555}
 h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #e3e5ea;padding-bottom:.2rem}
 h3{font-size:1rem;margin:.2rem 0}
@@ -57,38 +57,50 @@ tr.cors th,tr.cors td{font-weight:700;color:#1d2330;background:#f5f8ff}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem}@media(max-width:44rem){.cols{grid-template-columns:1fr}form{grid-template-columns:1fr}button{grid-column:1}}
 `;
 
-function input(name: keyof Fields, label: string, hint: string, value: string | undefined, extra = ''): string {
-  return `<label for="f-${name}">${e(label)}<small>${e(hint)}</small></label><input id="f-${name}" name="${name}" value="${e(value ?? '')}"${extra}>`;
+interface InputOptions {
+  readonly required?: boolean;
+  readonly placeholder?: string;
+  /** The id of a datalist of suggestions. */
+  readonly list?: string;
+  readonly autocomplete?: string;
 }
 
-function form(view: PageView): string {
+function input(
+  name: keyof Fields,
+  label: string,
+  hint: string,
+  value: string | undefined,
+  o: InputOptions = {},
+): Fragment {
+  return html`<label for="f-${name}">${label}<small>${hint}</small></label><input id="f-${name}" name="${name}" value="${value ?? ''}"${o.required ? html` required` : ''}${o.placeholder ? html` placeholder="${o.placeholder}"` : ''}${o.list ? html` list="${o.list}"` : ''}${o.autocomplete ? html` autocomplete="${o.autocomplete}"` : ''}>`;
+}
+
+function form(view: PageView): Fragment {
   const f = view.fields;
   const credentials = f.credentials || 'same-origin';
-  const options = ['same-origin', 'omit', 'include']
-    .map((v) => `<option${v === credentials ? ' selected' : ''}>${v}</option>`)
-    .join('');
-  return `<form method="get" action="${e(view.action)}">
-${input('url', 'Target URL', 'what the page fetches', f.url, ' required placeholder="https://api.example.com/data" autocomplete="url"')}
-${input('origin', 'Page origin', 'where the page is served from', f.origin, ' required placeholder="https://app.example.com"')}
-${input('method', 'Method', 'GET, POST, PUT ...', f.method || 'GET', ' list="methods"')}
-${input('headers', 'Request headers', 'names the page sets, comma-separated', f.headers, ' placeholder="authorization, x-requested-with"')}
-${input('content-type', 'Content-Type', 'of the request body, if any', f['content-type'], ' list="types" placeholder="application/json"')}
+  const options = ['same-origin', 'omit', 'include'].map(
+    (v) => html`<option${v === credentials ? html` selected` : ''}>${v}</option>`,
+  );
+  return html`<form method="get" action="${view.action}">
+${input('url', 'Target URL', 'what the page fetches', f.url, { required: true, placeholder: 'https://api.example.com/data', autocomplete: 'url' })}
+${input('origin', 'Page origin', 'where the page is served from', f.origin, { required: true, placeholder: 'https://app.example.com' })}
+${input('method', 'Method', 'GET, POST, PUT ...', f.method || 'GET', { list: 'methods' })}
+${input('headers', 'Request headers', 'names the page sets, comma-separated', f.headers, { placeholder: 'authorization, x-requested-with' })}
+${input('content-type', 'Content-Type', 'of the request body, if any', f['content-type'], { list: 'types', placeholder: 'application/json' })}
 <label for="f-credentials">Credentials<small>fetch()'s credentials option</small></label><select id="f-credentials" name="credentials">${options}</select>
-${input('read', 'Headers read', 'response headers the page reads', f.read, ' placeholder="x-total-count"')}
+${input('read', 'Headers read', 'response headers the page reads', f.read, { placeholder: 'x-total-count' })}
 <button type="submit">Diagnose</button>
 </form>
-<datalist id="methods">${METHODS.map((m) => `<option value="${m}">`).join('')}</datalist>
-<datalist id="types">${CONTENT_TYPES.map((t) => `<option value="${t}">`).join('')}</datalist>`;
+<datalist id="methods">${METHODS.map((m) => html`<option value="${m}">`)}</datalist>
+<datalist id="types">${CONTENT_TYPES.map((t) => html`<option value="${t}">`)}</datalist>`;
 }
 
-function headerTable(headers: Record<string, string>): string {
-  const rows = Object.entries(headers)
-    .map(
-      ([name, value]) =>
-        `<tr${name.startsWith('access-control-') || name === 'location' ? ' class="cors"' : ''}><th scope="row">${e(name)}</th><td>${e(value)}</td></tr>`,
-    )
-    .join('');
-  return rows ? `<table>${rows}</table>` : '<p class="muted">(no headers)</p>';
+function headerTable(headers: Record<string, string>): Fragment {
+  const rows = Object.entries(headers).map(
+    ([name, value]) =>
+      html`<tr${name.startsWith('access-control-') || name === 'location' ? html` class="cors"` : ''}><th scope="row">${name}</th><td>${value}</td></tr>`,
+  );
+  return rows.length > 0 ? html`<table>${rows}</table>` : html`<p class="muted">(no headers)</p>`;
 }
 
 const STEP_TITLES: Record<Step['kind'], string> = {
@@ -97,20 +109,22 @@ const STEP_TITLES: Record<Step['kind'], string> = {
   request: 'Request',
 };
 
-function step(s: Step, index: number): string {
+function step(s: Step, index: number): Fragment {
   const failed = s.findings.length > 0;
   const badge = failed
-    ? '<span class="badge fail">browser stops here</span>'
+    ? html`<span class="badge fail">browser stops here</span>`
     : s.sent
-      ? '<span class="badge pass">passes</span>'
-      : '<span class="badge pass">passes (judged, not sent)</span>';
+      ? html`<span class="badge pass">passes</span>`
+      : html`<span class="badge pass">passes (judged, not sent)</span>`;
   const response =
-    s.status === null ? '' : `<div><h3>Target answered ${s.status}</h3>${headerTable(s.responseHeaders ?? {})}</div>`;
-  return `<li class="step ${failed ? 'fail' : 'pass'}">
-<h3>${index + 1}. ${STEP_TITLES[s.kind]}: <code>${e(s.method)} ${e(s.url)}</code>${badge}</h3>
-${s.note ? `<p class="muted">${e(s.note)}</p>` : ''}
+    s.status === null
+      ? ''
+      : html`<div><h3>Target answered ${s.status}</h3>${headerTable(s.responseHeaders ?? {})}</div>`;
+  return html`<li class="step ${failed ? 'fail' : 'pass'}">
+<h3>${index + 1}. ${STEP_TITLES[s.kind]}: <code>${s.method} ${s.url}</code>${badge}</h3>
+${s.note ? html`<p class="muted">${s.note}</p>` : ''}
 <div class="cols"><div><h3>${s.sent ? 'corsway sent' : 'The browser would send'}</h3>${headerTable(s.requestHeaders)}</div>${response}</div>
-${failed ? `<ul class="findings">${s.findings.map((f) => `<li>${e(f.message)}</li>`).join('')}</ul>` : ''}
+${failed ? html`<ul class="findings">${s.findings.map((f) => html`<li>${f.message}</li>`)}</ul>` : ''}
 </li>`;
 }
 
@@ -120,6 +134,7 @@ function lines(headers: Record<string, string>): string {
     .join('\n');
 }
 
+/** The fetch() call that works through the proxy, as text (the template escapes it). */
 function snippet(d: Diagnosis): string {
   const init: string[] = [];
   if (d.request.method !== 'GET') init.push(`method: '${d.request.method}'`);
@@ -129,7 +144,7 @@ function snippet(d: Diagnosis): string {
   return `const response = await fetch('${d.proxy.url}'${args});`;
 }
 
-function result(d: Diagnosis): string {
+function result(d: Diagnosis): Fragment {
   const r = d.request;
   const kind =
     d.kind === 'same-origin'
@@ -139,25 +154,25 @@ function result(d: Diagnosis): string {
         : `A preflighted request: the browser first asks the target with OPTIONS, because ${d.preflightReasons.join('; ')}.`;
   const verdict =
     d.verdict === 'allowed'
-      ? `<section class="verdict allowed"><h2>Allowed</h2><p>A page on <code>${e(r.origin)}</code> can make this request and read the response.</p>${d.steps.some((s) => !s.sent) ? `<p class="muted">Judged from the target's answer to OPTIONS: corsway did not send the ${e(r.method)} request itself.</p>` : ''}</section>`
-      : `<section class="verdict blocked"><h2>Blocked</h2><p>${e(d.reason?.message ?? '')}</p><p class="muted">reason: <code>${e(d.reason?.code ?? '')}</code></p></section>`;
+      ? html`<section class="verdict allowed"><h2>Allowed</h2><p>A page on <code>${r.origin}</code> can make this request and read the response.</p>${d.steps.some((s) => !s.sent) ? html`<p class="muted">Judged from the target's answer to OPTIONS: corsway did not send the ${r.method} request itself.</p>` : ''}</section>`
+      : html`<section class="verdict blocked"><h2>Blocked</h2><p>${d.reason?.message ?? ''}</p><p class="muted">reason: <code>${d.reason?.code ?? ''}</code></p></section>`;
   const fix = d.fix
-    ? `<h2>What the target should send</h2><p>${e(d.fix.message)}</p>${
+    ? html`<h2>What the target should send</h2><p>${d.fix.message}</p>${
         d.fix.preflight
-          ? `<h3>On its answer to the preflight (OPTIONS)</h3><pre>${e(`HTTP/1.1 204 No Content\n${lines(d.fix.preflight)}`)}</pre>`
+          ? html`<h3>On its answer to the preflight (OPTIONS)</h3><pre>${`HTTP/1.1 204 No Content\n${lines(d.fix.preflight)}`}</pre>`
           : ''
-      }${Object.keys(d.fix.response).length > 0 ? `<h3>On its answer to ${e(r.method)}</h3><pre>${e(lines(d.fix.response))}</pre>` : ''}`
+      }${Object.keys(d.fix.response).length > 0 ? html`<h3>On its answer to ${r.method}</h3><pre>${lines(d.fix.response)}</pre>` : ''}`
     : '';
-  const proxy = `<h2>${d.proxy.works ? (d.verdict === 'blocked' ? 'Works now through this proxy' : 'Through this proxy') : 'Through this proxy'}</h2>
-<p>${e(d.proxy.message)}</p>${d.proxy.works ? `<pre>${e(snippet(d))}</pre>` : `<p><code>${e(d.proxy.url)}</code></p>`}`;
-  const notes = d.notes.length > 0 ? `<h2>Notes</h2><ul>${d.notes.map((n) => `<li>${e(n)}</li>`).join('')}</ul>` : '';
+  const proxy = html`<h2>${d.proxy.works && d.verdict === 'blocked' ? 'Works now through this proxy' : 'Through this proxy'}</h2>
+<p>${d.proxy.message}</p>${d.proxy.works ? html`<pre>${snippet(d)}</pre>` : html`<p><code>${d.proxy.url}</code></p>`}`;
+  const notes = d.notes.length > 0 ? html`<h2>Notes</h2><ul>${d.notes.map((n) => html`<li>${n}</li>`)}</ul>` : '';
   const steps =
     d.steps.length > 0
-      ? `<ol class="steps">${d.steps.map(step).join('')}</ol>`
-      : '<p class="muted">Nothing was sent: the browser decides before any request.</p>';
-  return `${verdict}
+      ? html`<ol class="steps">${d.steps.map(step)}</ol>`
+      : html`<p class="muted">Nothing was sent: the browser decides before any request.</p>`;
+  return html`${verdict}
 <h2>What the browser does</h2>
-<p>${e(kind)}</p>
+<p>${kind}</p>
 ${steps}
 ${fix}
 ${proxy}
@@ -166,26 +181,20 @@ ${notes}`;
 
 export function diagnosePage(view: PageView): string {
   const body = view.error
-    ? `<section class="verdict refused"><h2>Not diagnosed</h2><p>${e(view.error.message)}</p><p class="muted">error: <code>${e(view.error.code)}</code></p></section>`
+    ? html`<section class="verdict refused"><h2>Not diagnosed</h2><p>${view.error.message}</p><p class="muted">error: <code>${view.error.code}</code></p></section>`
     : view.diagnosis
       ? result(view.diagnosis)
       : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${view.diagnosis ? `${view.diagnosis.verdict === 'allowed' ? 'Allowed' : 'Blocked'}: ` : ''}CORS diagnosis · corsway</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<h1>Why is my request blocked?</h1>
+  const verdict = view.diagnosis ? `${view.diagnosis.verdict === 'allowed' ? 'Allowed' : 'Blocked'}: ` : '';
+  return layout({
+    title: `${verdict}CORS diagnosis · corsway`,
+    width: '58rem',
+    style: STYLE,
+    noindex: true,
+    body: html`<h1>Why is my request blocked?</h1>
 <p>corsway asks the target what a browser would ask, and applies the browser's CORS rules to its answers. It sends only OPTIONS, GET and HEAD.</p>
 ${form(view)}
 ${body}
-<p class="muted">The same diagnosis as JSON: request this page without <code>Accept: text/html</code>, e.g. with curl. · <a href="${e(view.action.replace(/\/diagnose$/, '') || '/')}">About this proxy</a></p>
-</body>
-</html>
-`;
+<p class="muted">The same diagnosis as JSON: request this page without <code>Accept: text/html</code>, e.g. with curl. · <a href="${view.action.replace(/\/diagnose$/, '') || '/'}">About this proxy</a></p>`,
+  });
 }
