@@ -209,7 +209,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const asked = Date.now();
     const { response: res, url: finalUrl } = await forward(
       upstream,
-      { url, method, headers: requestHeaders(incoming), body, abort: req.abort },
+      { url, method, headers: requestHeaders(incoming), body, abort: req.abort, client: req.client },
       { policy: config, maxRedirects: config.maxRedirects, timeoutMs: config.timeoutMs },
     );
     trace.upstreamMs = Date.now() - asked;

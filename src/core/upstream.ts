@@ -15,6 +15,8 @@ export interface UpstreamRequest {
   readonly signal: AbortSignal;
   /** The same as a callback, which costs less than `signal` on Node: called once, with the reason. */
   readonly onAbort: (listener: (reason: unknown) => void) => void;
+  /** The client's address, read only when needed (Node bounds DNS lookups per client). */
+  readonly client?: () => string;
 }
 
 /** What the proxy needs of a target's body before it is relayed: a way to drop it. */
@@ -67,14 +69,23 @@ class Hop implements UpstreamRequest {
   readonly body: RequestBody | null;
   readonly #abort: Abort;
   readonly onAbort: (listener: (reason: unknown) => void) => void;
+  readonly client: (() => string) | undefined;
 
-  constructor(url: URL, method: string, headers: Fields, body: RequestBody | null, abort: Abort) {
+  constructor(
+    url: URL,
+    method: string,
+    headers: Fields,
+    body: RequestBody | null,
+    abort: Abort,
+    client: (() => string) | undefined,
+  ) {
     this.url = url;
     this.method = method;
     this.headers = headers;
     this.body = body;
     this.#abort = abort;
     this.onAbort = (listener) => abort.onAbort(listener);
+    this.client = client;
   }
 
   get signal(): AbortSignal {
@@ -95,7 +106,14 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
  */
 export async function forward<Body extends Cancellable>(
   upstream: Upstream<Body>,
-  first: { url: URL; method: string; headers: Fields; body: ClientBody | null; abort: Abort },
+  first: {
+    url: URL;
+    method: string;
+    headers: Fields;
+    body: ClientBody | null;
+    abort: Abort;
+    client?: () => string;
+  },
   options: ForwardOptions,
 ): Promise<Forwarded<Body>> {
   const { abort } = first;
@@ -110,7 +128,7 @@ export async function forward<Body extends Cancellable>(
   try {
     for (let hop = 0; ; hop++) {
       checkTarget(url, options.policy);
-      const response = await upstream(new Hop(url, method, headers, body?.hop() ?? null, abort));
+      const response = await upstream(new Hop(url, method, headers, body?.hop() ?? null, abort, first.client));
       // A runtime may end the upload cleanly when the body stream errors
       // (workerd does), so a target can answer a body the proxy cut off.
       if (body?.error) {

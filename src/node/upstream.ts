@@ -1,88 +1,16 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import { Agent, buildConnector, type Dispatcher, EnvHttpProxyAgent } from 'undici';
-import { ConfigError } from '../config/config.ts';
-import { isPublicAddress } from '../core/address.ts';
+import { Agent, type Dispatcher } from 'undici';
+import { clientKey } from '../core/address.ts';
 import { Fields } from '../core/fields.ts';
-import { privateTarget } from '../core/target.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
+import { type Egress, egressRoute, pinnedOrigin } from './egress.ts';
+import { bare, checkedAddress, guardedConnector } from './guard.ts';
+import { createResolver, type Resolve, type ResolverOptions } from './resolver.ts';
 
-/** Resolves a host name to every address it has, as `dns.lookup` does. */
-export type Resolve = (hostname: string) => Promise<readonly string[]>;
-
-const systemResolve: Resolve = async (hostname) =>
-  (await lookup(hostname, { all: true, order: 'verbatim' })).map((a) => a.address);
-
-/**
- * A connector that resolves the name once, refuses unless every address is
- * public, and connects to the address it checked, so a DNS answer that
- * changes between check and connect (rebinding) cannot slip through. IP
- * literals, which never reach a DNS lookup hook, are checked the same way.
- * The refusal names the host as the user wrote it, never the address it
- * resolved to, so the response reveals nothing about the internal network.
- * `connect` is the plain connector it hands the checked address to (tests
- * pass a recorder, as they may not connect to a public address).
- */
-export function guardedConnector(
-  resolve: Resolve = systemResolve,
-  connect: buildConnector.connector = buildConnector({}),
-): buildConnector.connector {
-  return (options, callback) => {
-    const { hostname } = options;
-    const literal = isIP(hostname) !== 0;
-    Promise.resolve(literal ? [hostname] : resolve(hostname)).then(
-      (list) => {
-        const address = list[0];
-        if (!address || !list.every(isPublicAddress)) {
-          callback(privateTarget(hostname, !literal), null);
-          return;
-        }
-        connect(
-          { ...options, hostname: address, servername: options.servername || (literal ? undefined : hostname) },
-          callback,
-        );
-      },
-      (error: Error) => callback(error, null),
-    );
-  };
-}
-
-/** An egress (forward) proxy that upstream requests must go through. */
-export interface Egress {
-  /** Proxy for http:// targets, and for https:// ones when `httpsProxy` is empty. */
-  readonly httpProxy: string;
-  /** Proxy for https:// targets. */
-  readonly httpsProxy: string;
-  /** Hosts reached directly: comma or space list, `.example.com` and `*.example.com` cover subdomains, `*` all. */
-  readonly noProxy: string;
-}
-
-/**
- * `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (lower-case spellings first, as
- * curl and undici read them), or null when no proxy is set.
- * @throws ConfigError when a proxy is not an http(s) URL.
- */
-export function egressFromEnv(env: Readonly<Record<string, string | undefined>>): Egress | null {
-  const problems: string[] = [];
-  const proxy = (name: string): string => {
-    const value = (env[name.toLowerCase()] || env[name] || '').trim();
-    if (!value) return '';
-    try {
-      const { protocol } = new URL(value);
-      if (protocol === 'http:' || protocol === 'https:') return value;
-    } catch {}
-    problems.push(`${name}: expected a proxy URL such as http://proxy.internal:3128, got "${value}"`);
-    return '';
-  };
-  const egress = {
-    httpProxy: proxy('HTTP_PROXY'),
-    httpsProxy: proxy('HTTPS_PROXY'),
-    noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
-  };
-  if (problems.length > 0) throw new ConfigError(problems);
-  return egress.httpProxy || egress.httpsProxy ? egress : null;
-}
+export { type Egress, egressFromEnv } from './egress.ts';
+export { guardedConnector } from './guard.ts';
+export type { Resolve, ResolverOptions } from './resolver.ts';
 
 /**
  * The Node upstream: undici's dispatcher over a keep-alive pool, driven
@@ -94,15 +22,17 @@ export function egressFromEnv(env: Readonly<Record<string, string | undefined>>)
  * answered about a fifth fewer small GETs per second, and relayed 1 GiB
  * downloads no faster, peaking only about 10 MB lower.
  *
- * With an egress proxy, the connection is to the proxy (trusted configuration),
- * so the connect-time guard cannot see the target; instead the target's name
- * is resolved and every address checked before the request is dispatched. The
- * proxy resolves the name again, so a DNS answer that changes in between is
- * not caught here: let the egress proxy refuse private ranges too.
+ * Names are resolved by c-ares (resolver.ts) and connected to by the address
+ * that was checked (guard.ts). Through an egress proxy, which the guard cannot
+ * watch connect, the target's addresses are checked first and the proxy is
+ * handed the checked address, never the name (egress.ts).
  */
 export function nodeUpstream(options: {
   allowPrivateNetwork: boolean;
+  /** Name resolution in place of c-ares (tests): no cache, no per-client bound. */
   resolve?: Resolve;
+  /** @default the system's DNS servers and hosts file */
+  dns?: ResolverOptions;
   /** @default null (connect directly) */
   egress?: Egress | null;
 }): {
@@ -112,29 +42,47 @@ export function nodeUpstream(options: {
   socketUpstream: Upstream<SocketBody>;
   close: () => Promise<void>;
 } {
-  const resolve = options.resolve ?? systemResolve;
+  const resolver = options.resolve ? null : createResolver(options.dns);
+  const resolve = options.resolve ?? (resolver as NonNullable<typeof resolver>).resolve;
   const guard = !options.allowPrivateNetwork;
-  const agentOptions = {
-    // Direct connections (no proxy, or NO_PROXY hosts) are guarded at connect time.
-    connect: guard ? guardedConnector(resolve) : undefined,
-    // The app times the wait for headers itself (CORSWAY_TIMEOUT_MS).
-    headersTimeout: 0,
-  };
-  const { egress } = options;
-  const agent: Dispatcher = egress ? new EnvHttpProxyAgent({ ...agentOptions, ...egress }) : new Agent(agentOptions);
-  const checkBeforeProxy = egress && guard;
+  // The app times the wait for headers itself (CORSWAY_TIMEOUT_MS).
+  const agentOptions = { headersTimeout: 0 };
+  const direct = new Agent({ ...agentOptions, connect: guardedConnector(resolve, undefined, guard) });
+  const egress = options.egress ? egressRoute(options.egress, agentOptions) : null;
+
+  // Counted against the client's bound only while DNS is asked: a cached name
+  // or an IP literal costs one map lookup here, and nothing for a new client.
+  const lookup = (request: UpstreamRequest): Resolve =>
+    resolver ? (hostname) => resolver.lookup(hostname, clientKey(request.client?.() ?? '')) : resolve;
+
   const socketUpstream: Upstream<SocketBody> = async (request) => {
-    if (checkBeforeProxy) await checkResolved(request.url.hostname, resolve);
-    return dispatch(agent, request);
+    const { url } = request;
+    const via = egress?.route(url) ?? null;
+    if (via === null) {
+      const host = bare(url.hostname);
+      if (resolver && isIP(host) === 0 && !resolver.known(host)) await lookup(request)(host);
+      return dispatch(direct, request);
+    }
+    if (!guard) return dispatch(via, request);
+    const address = await checkedAddress(url.hostname, lookup(request));
+    return dispatch(via, request, pinnedOrigin(url, address));
   };
   const upstream: Upstream = async (request) => {
     const { status, headers, body } = await socketUpstream(request);
     return { status, headers, body: body?.stream() ?? null };
   };
-  return { upstream, socketUpstream, close: () => agent.close() };
+  return {
+    upstream,
+    socketUpstream,
+    close: async () => {
+      resolver?.close();
+      await Promise.all([direct.close(), egress?.close()]);
+    },
+  };
 }
 
-function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: UpstreamRequest) {
+/** Sends one request; `origin` in place of the URL's keeps the name in Host (and SNI). */
+function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: UpstreamRequest, origin?: string) {
   return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | null = null;
     let target: SocketBody | null = null;
@@ -177,10 +125,10 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: Up
     try {
       agent.dispatch(
         {
-          origin: url.origin,
+          origin: origin ?? url.origin,
           path: url.pathname + url.search,
           method: method as Dispatcher.HttpMethod,
-          headers: headers.flat(),
+          headers: origin ? [...headers.flat(), 'host', url.host] : headers.flat(),
           // undici writes an async iterable to the socket chunk by chunk.
           body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
         },
@@ -292,12 +240,4 @@ export class SocketBody {
       new ByteLengthQueuingStrategy({ highWaterMark: HOLD_BYTES }),
     );
   }
-}
-
-/** Refuses a host unless every address it resolves to is public. */
-async function checkResolved(hostname: string, resolve: Resolve): Promise<void> {
-  const host = hostname.replace(/^\[(.*)\]$/, '$1');
-  const literal = isIP(host) !== 0;
-  const list = literal ? [host] : await resolve(host);
-  if (list.length === 0 || !list.every(isPublicAddress)) throw privateTarget(hostname, !literal);
 }

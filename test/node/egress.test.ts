@@ -3,6 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { corsway } from '../../src/index.ts';
+import { noProxyMatcher } from '../../src/node/egress.ts';
 import { egressFromEnv, nodeUpstream, type Resolve } from '../../src/node/upstream.ts';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
@@ -17,6 +18,7 @@ class ForwardProxy {
   /** `CONNECT host:port` or `GET http://host/path`, in arrival order. */
   readonly seen: string[] = [];
   readonly server: Server;
+  /** Name or address to `host` or `host:port` (a port replaces the one asked for). */
   readonly names: Record<string, string>;
 
   constructor(names: Record<string, string>) {
@@ -29,8 +31,9 @@ class ForwardProxy {
         res.writeHead(502).end();
         return;
       }
+      const [host, port = url.port] = address.split(':');
       const out = request(
-        { host: address, port: url.port, method: req.method, path: url.pathname + url.search, headers: req.headers },
+        { host, port, method: req.method, path: url.pathname + url.search, headers: req.headers },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
@@ -42,13 +45,14 @@ class ForwardProxy {
     this.server.on('connect', (req, socket, head) => {
       this.seen.push(`CONNECT ${req.url}`);
       socket.on('error', () => {});
-      const [host = '', port = ''] = (req.url ?? '').split(':');
-      const address = this.names[host];
+      const [name = '', asked = ''] = (req.url ?? '').split(':');
+      const address = this.names[name];
       if (!address) {
         socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
         return;
       }
-      const tunnel = connect(Number(port), address, () => {
+      const [host = '', port = asked] = address.split(':');
+      const tunnel = connect(Number(port), host, () => {
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         tunnel.write(head);
         tunnel.pipe(socket);
@@ -81,20 +85,36 @@ const upstream = new Upstream({
     res.end('hello');
   },
 });
+/** Stands for the public host at 93.184.216.34. */
+const publicSite = new Upstream({
+  '/plain': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('public');
+  },
+});
 let forwardProxy: ForwardProxy;
 
 beforeAll(async () => {
   await upstream.start();
-  // public.test stands for a public host: only the forward proxy knows where it is.
-  forwardProxy = await new ForwardProxy({ 'public.test': '127.0.0.1', 'internal.test': '127.0.0.1' }).start();
+  await publicSite.start();
+  // Only the forward proxy knows where the test names and the public address are.
+  forwardProxy = await new ForwardProxy({
+    'public.test': '127.0.0.1',
+    'internal.test': '127.0.0.1',
+    // What the egress proxy's own DNS now says of the name corsway checked as public.
+    'flip.test': '127.0.0.1',
+    '93.184.216.34': `127.0.0.1:${publicSite.port}`,
+  }).start();
 });
 afterAll(async () => {
   await forwardProxy.stop();
   await upstream.stop();
+  await publicSite.stop();
 });
 afterEach(() => {
   forwardProxy.seen.length = 0;
   upstream.hits.length = 0;
+  publicSite.hits.length = 0;
 });
 
 describe('Node server with HTTP_PROXY', () => {
@@ -137,6 +157,7 @@ describe('private-network guard with an egress proxy (names resolved by an injec
   const answers: Record<string, string[]> = {
     'internal.test': ['127.0.0.1'],
     'public.test': ['93.184.216.34'],
+    'flip.test': ['93.184.216.34'],
     'mixed.test': ['93.184.216.34', '10.0.0.1'],
   };
   const resolve: Resolve = async (hostname) => answers[hostname] ?? [];
@@ -150,11 +171,21 @@ describe('private-network guard with an egress proxy (names resolved by an injec
     return corsway({ upstream: viaProxy });
   }
 
-  test('GET /http://public.test:<port>/plain -> 200: a public target goes through the (loopback) egress proxy', async () => {
+  test('GET /http://public.test:<port>/plain -> 200: the egress proxy is handed the checked address, the name stays in Host', async () => {
     const res = await app().fetch(new Request(`http://corsway.test/http://public.test:${upstream.port}/plain`));
     expect(res.status).toBe(200);
-    expect(await res.text()).toBe('hello');
-    expect(forwardProxy.seen).toEqual([`CONNECT public.test:${upstream.port}`]);
+    expect(await res.text()).toBe('public');
+    expect(forwardProxy.seen).toEqual([`CONNECT 93.184.216.34:${upstream.port}`]);
+    expect(publicSite.hits.map((h) => h.headers.host)).toEqual([`public.test:${upstream.port}`]);
+  });
+
+  test('GET /http://flip.test:<port>/plain, a name the egress proxy resolves to an internal host -> the checked public address is reached, the internal host sees nothing', async () => {
+    const res = await app().fetch(new Request(`http://corsway.test/http://flip.test:${upstream.port}/plain`));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('public');
+    expect(forwardProxy.seen).toEqual([`CONNECT 93.184.216.34:${upstream.port}`]);
+    expect(forwardProxy.seen.join()).not.toContain('flip.test');
+    expect(upstream.hits).toEqual([]);
   });
 
   test('GET /http://internal.test:<port>/plain -> 403 target_not_allowed, the egress proxy never asked', async () => {
@@ -206,5 +237,25 @@ describe('egressFromEnv', () => {
     expect(() => egressFromEnv({ HTTP_PROXY: 'proxy:3128', HTTPS_PROXY: 'socks5://proxy:1080' })).toThrow(
       /HTTP_PROXY: expected a proxy URL[\s\S]*HTTPS_PROXY: expected a proxy URL/,
     );
+  });
+});
+
+describe('noProxyMatcher: NO_PROXY is matched on the name the user wrote', () => {
+  test.each([
+    ['', 'http://api.example.com/', false],
+    ['*', 'https://anything.example/', true],
+    ['api.example.com', 'http://api.example.com/', true],
+    ['API.example.com', 'http://api.example.com/', true],
+    ['example.com', 'http://api.example.com/', true],
+    ['.example.com', 'http://api.example.com/', true],
+    ['*.example.com', 'https://a.b.example.com/', true],
+    ['example.com', 'http://evil-example.com/', false],
+    ['example.com:8080', 'http://example.com:8080/', true],
+    ['example.com:8080', 'http://example.com/', false],
+    ['example.com:443', 'https://example.com/', true],
+    ['localhost, 127.0.0.1', 'http://127.0.0.1:3000/', true],
+    ['localhost 10.0.0.0', 'http://10.0.0.1/', false],
+  ])('NO_PROXY=%j, %s -> bypass %s', (noProxy, url, bypass) => {
+    expect(noProxyMatcher(noProxy)(new URL(url))).toBe(bypass);
   });
 });
