@@ -1,6 +1,7 @@
 import type { Abort } from './abort.ts';
 import type { ClientBody, RequestBody } from './body.ts';
 import { findProxyError, ProxyError } from './errors.ts';
+import { failureMessage, timeoutMessage } from './failure.ts';
 import { Fields, type HeaderMap } from './fields.ts';
 import { checkTarget, type TargetPolicy } from './target.ts';
 
@@ -179,7 +180,7 @@ export async function forward<Body extends Cancellable>(
     // while the client still sends lets the connection be reset under it
     // (workerd does), and the client never reads its 413.
     await first.body?.settle(5_000);
-    throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs });
+    throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs, url });
   } finally {
     clearTimeout(timer);
   }
@@ -193,50 +194,13 @@ function resolveLocation(location: string, base: URL): URL {
   }
 }
 
-/** Network error codes, in words that put the blame where it belongs. */
-const FAILURES: Record<string, string> = {
-  ECONNREFUSED: 'refused the connection',
-  ECONNRESET: 'closed the connection unexpectedly',
-  EPIPE: 'closed the connection unexpectedly',
-  UND_ERR_SOCKET: 'closed the connection unexpectedly',
-  ENOTFOUND: 'has a host name that does not resolve (DNS lookup failed)',
-  EAI_AGAIN: 'could not be looked up in DNS right now',
-  ETIMEDOUT: 'did not accept the connection in time',
-  EHOSTUNREACH: 'is unreachable from the proxy',
-  ENETUNREACH: 'is unreachable from the proxy',
-  HPE_INVALID_CONSTANT: 'sent a malformed HTTP response',
-  HPE_INVALID_HEADER_TOKEN: 'sent a malformed HTTP response header',
-  HPE_INVALID_STATUS: 'sent an invalid HTTP status line',
-  UND_ERR_INVALID_ARG: 'sent a response the proxy cannot relay',
-};
-
-function describe(error: unknown): string {
-  for (let e = error, depth = 0; e && depth < 8; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (FAILURES[code]) return FAILURES[code];
-      if (/CERT|TLS|SSL/.test(code)) return 'failed the TLS handshake (its certificate could not be verified)';
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return 'could not be reached';
-}
-
 function upstreamError(
   error: unknown,
-  context: { timedOut: boolean; body: ClientBody | null; timeoutMs: number },
+  context: { timedOut: boolean; body: ClientBody | null; timeoutMs: number; url: URL },
 ): unknown {
   if (context.body?.error) return context.body.error;
   const known = findProxyError(error);
   if (known) return known;
-  if (context.timedOut) {
-    return new ProxyError(
-      'upstream_timeout',
-      `The target sent no response within ${context.timeoutMs} ms (CORSWAY_TIMEOUT_MS). It may be down or slow; try again later.`,
-    );
-  }
-  return new ProxyError(
-    'upstream_failed',
-    `The target ${describe(error)}. The problem is on the target's side, not in your request to the proxy.`,
-  );
+  if (context.timedOut) return new ProxyError('upstream_timeout', timeoutMessage(context.url, context.timeoutMs));
+  return new ProxyError('upstream_failed', failureMessage(error, context.url));
 }
