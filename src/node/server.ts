@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
-import { type Config, ConfigError, type Listen } from '../config/config.ts';
+import type { Config, Listen } from '../config/config.ts';
 import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { createProxy } from '../core/proxy.ts';
@@ -14,7 +14,7 @@ import { accessLogger } from '../observe/access-log.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { nodeProxy } from './listener.ts';
 import { announce, listenFailure } from './startup.ts';
-import { type Egress, egressFromEnv, nodeUpstream } from './upstream.ts';
+import { egressFromEnv, nodeUpstream } from './upstream.ts';
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -36,17 +36,10 @@ const SERVER_LIMITS = {
 /**
  * Serves the proxy from this process: the whole server of `npm start`, or one
  * worker of several under `CORSWAY_WORKERS`, whose primary announces the port.
+ * @throws ConfigError when HTTP_PROXY, HTTPS_PROXY or NO_PROXY is malformed (main.ts reports it).
  */
 export async function serve(config: Config, listen: Listen): Promise<void> {
-  let egress: Egress | null;
-  try {
-    egress = egressFromEnv(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`corsway: ${error.message}`);
-    process.exit(1);
-  }
-
+  const egress = egressFromEnv(process.env);
   const { upstream, socketUpstream, close } = nodeUpstream({ ...config, egress });
   const metrics = config.metrics ? createMetrics() : undefined;
   // Without a URL, budgets stay in this process's memory, shared by the proxy and the app.
