@@ -37,11 +37,79 @@ export function deltaSeconds(directives: Directives, name: string): number | nul
   return Math.min(Number(value), 2 ** 31);
 }
 
+const MONTHS = 'Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec';
+/** The three HTTP-date forms a recipient must accept (RFC 9110 5.6.7), and no looser spelling. */
+const IMF_FIXDATE = new RegExp(
+  `^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MONTHS}) (\\d{4}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`,
+);
+const RFC850_DATE = new RegExp(
+  `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-(${MONTHS})-(\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`,
+);
+const ASCTIME_DATE = new RegExp(
+  `^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTHS}) ( \\d|\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) (\\d{4})$`,
+);
+
 /** An HTTP-date in seconds since the epoch; null when absent or invalid (RFC 9111 4.2: treat as expired). */
 export function httpDate(value: string | null): number | null {
   if (!value) return null;
-  const ms = Date.parse(value);
+  let parts: (string | undefined)[] | null = IMF_FIXDATE.exec(value)?.slice(1) ?? null;
+  let year = Number(parts?.[2]);
+  if (!parts) {
+    parts = RFC850_DATE.exec(value)?.slice(1) ?? null;
+    // A two-digit year more than 50 years ahead is in the past (RFC 9110 5.6.7).
+    const yy = Number(parts?.[2]);
+    year = yy + (2000 + yy > new Date().getUTCFullYear() + 50 ? 1900 : 2000);
+  }
+  if (!parts) {
+    const m = ASCTIME_DATE.exec(value);
+    if (!m) return null;
+    parts = [m[2], m[1], m[6], m[3], m[4], m[5]];
+    year = Number(m[6]);
+  }
+  const [day, month, , hour, minute, second] = parts;
+  const ms = Date.UTC(
+    year,
+    MONTHS.split('|').indexOf(month as string),
+    Number(day),
+    Number(hour),
+    Number(minute),
+    Number(second),
+  );
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
+/** A response's `Age` (RFC 9111 5.1): the first value when repeated, whole seconds only; 0 when invalid. */
+export function ageValue(headers: HeaderMap): number {
+  const first = (headers.get('age') ?? '').split(',')[0]?.trim() ?? '';
+  return /^\d+$/.test(first) ? Math.min(Number(first), 2 ** 31) : 0;
+}
+
+/**
+ * The directives a shared cache obeys: `CDN-Cache-Control` when the
+ * response has it (RFC 9213: it is aimed at caches like this one, and then
+ * Cache-Control is ignored), otherwise `Cache-Control`.
+ */
+export function responseDirectives(headers: HeaderMap): Directives {
+  const cdn = headers.get('cdn-cache-control');
+  return (cdn !== null && cdnDirectives(cdn)) || parseCacheControl(headers.get('cache-control'));
+}
+
+/** A Structured Fields dictionary member (RFC 8941 3.2): key, an optional bare item, parameters. */
+const SF_MEMBER =
+  /^([a-z*][a-z0-9_.*-]*)(?:=(-?\d{1,15}(?:\.\d{1,3})?|"(?:[^"\\]|\\.)*"|[A-Za-z*][!#$%&'*+.^_`|~0-9A-Za-z:/-]*|\?[01]))?(?:;.*)?$/;
+
+/** `CDN-Cache-Control` as RFC 9213 reads it, or null when it is not a valid dictionary and is ignored. */
+function cdnDirectives(value: string): Directives | null {
+  const out = new Map<string, string | true>();
+  for (const part of value.match(/(?:[^,"]|"[^"]*")+/g) ?? []) {
+    const m = SF_MEMBER.exec(part.trim());
+    if (!m) return null;
+    const [, name, item] = m as unknown as [string, string, string | undefined];
+    // Delta-seconds directives must be Integers; a String there makes the field invalid.
+    if ((name === 'max-age' || name === 's-maxage') && !/^\d+$/.test(item ?? '')) return null;
+    if (!out.has(name)) out.set(name, item === undefined ? true : item.replace(/^"(.*)"$/, '$1'));
+  }
+  return out;
 }
 
 /**
@@ -77,7 +145,7 @@ export interface ResponseFacts {
  */
 export function notStorable(req: RequestFacts, res: ResponseFacts): string | null {
   if (req.method !== 'GET') return 'method';
-  const cc = parseCacheControl(res.headers.get('cache-control'));
+  const cc = responseDirectives(res.headers);
   const understood = UNDERSTOOD_STATUS.has(res.status);
   if (!understood) return 'status';
   // must-understand lets a cache that understands the status ignore no-store (RFC 9111 5.2.2.3).
@@ -103,7 +171,7 @@ export function notStorable(req: RequestFacts, res: ResponseFacts): string | nul
  * `received` stands in for a missing Date.
  */
 export function freshnessLifetime(res: ResponseFacts, received: number): number {
-  const cc = parseCacheControl(res.headers.get('cache-control'));
+  const cc = responseDirectives(res.headers);
   const shared = deltaSeconds(cc, 's-maxage');
   if (shared !== null) return shared;
   const maxAge = deltaSeconds(cc, 'max-age');
@@ -126,8 +194,7 @@ export function freshnessLifetime(res: ResponseFacts, received: number): number 
 export function initialAge(res: ResponseFacts, requested: number, received: number): number {
   const date = httpDate(res.headers.get('date'));
   const apparent = date === null ? 0 : Math.max(0, received - date);
-  const ageValue = Number(res.headers.get('age'));
-  const corrected = (Number.isFinite(ageValue) && ageValue > 0 ? Math.floor(ageValue) : 0) + (received - requested);
+  const corrected = ageValue(res.headers) + (received - requested);
   return Math.max(apparent, corrected);
 }
 
@@ -178,7 +245,7 @@ export function usable(
   age: number,
   lifetime: number,
 ): { readonly ok: boolean; readonly reason: 'fresh' | 'stale' | 'request' } {
-  const res = parseCacheControl(stored.headers.get('cache-control'));
+  const res = responseDirectives(stored.headers);
   const reqCc = request.get('cache-control');
   const req = parseCacheControl(reqCc);
   // Pragma: no-cache counts only without a request Cache-Control (RFC 9111 5.4).

@@ -1,11 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import {
+  ageValue,
   freshnessLifetime,
+  httpDate,
   initialAge,
   invalidated,
   notModified,
   notStorable,
   parseCacheControl,
+  responseDirectives,
   updatedHeaders,
   usable,
   validators,
@@ -39,6 +42,47 @@ describe('parseCacheControl', () => {
     ['', []],
   ])('%j', (value, expected) => {
     expect([...parseCacheControl(value)]).toEqual(expected);
+  });
+});
+
+describe('httpDate: the three forms of RFC 9110 5.6.7, nothing looser', () => {
+  test.each<[string, number | null]>([
+    ['Sun, 06 Nov 1994 08:49:37 GMT', 784111777],
+    ['Sunday, 06-Nov-94 08:49:37 GMT', 784111777],
+    ['Sun Nov  6 08:49:37 1994', 784111777],
+    ['Sun, 06 Nov 1994 08:49:37 UTC', null],
+    ['Sun 06 Nov 1994 08:49:37 GMT', null],
+    ['Sun, 06-Nov-1994 08:49:37 GMT', null],
+    ['Sun, 06 Nov 1994 8:49:37 GMT', null],
+    ['Sun,  06 Nov 1994 08:49:37 GMT', null],
+    ['0', null],
+  ])('%j -> %s', (value, expected) => {
+    expect(httpDate(value)).toBe(expected);
+  });
+});
+
+describe('ageValue (RFC 9111 5.1)', () => {
+  test.each<[string, number]>([
+    ['30', 30],
+    ['7200, 0', 7200],
+    ['0, 7200', 0],
+    ['7200.0', 0],
+    ['-5', 0],
+    ['abc', 0],
+  ])('Age: %s -> %i', (value, expected) => {
+    expect(ageValue(h({ age: value }))).toBe(expected);
+  });
+});
+
+describe('responseDirectives: CDN-Cache-Control (RFC 9213) wins when valid', () => {
+  test.each<[Record<string, string>, [string, string | true][]]>([
+    [{ 'cdn-cache-control': 'max-age=60', 'cache-control': 'no-store' }, [['max-age', '60']]],
+    [{ 'cdn-cache-control': 'private', 'cache-control': 'max-age=60' }, [['private', true]]],
+    [{ 'cdn-cache-control': 'max-age=60, &&&', 'cache-control': 'no-store' }, [['no-store', true]]],
+    [{ 'cdn-cache-control': 'max-age="60"', 'cache-control': 'no-store' }, [['no-store', true]]],
+    [{ 'cache-control': 'max-age=5' }, [['max-age', '5']]],
+  ])('%j', (headers, expected) => {
+    expect([...responseDirectives(h(headers))]).toEqual(expected);
   });
 });
 
