@@ -113,9 +113,8 @@ function cdnDirectives(value: string): Directives | null {
 }
 
 /**
- * Status codes whose meaning this cache understands (RFC 9111 3: a cache
- * must not store a status it does not understand). 206 is not among them:
- * range requests pass by the cache.
+ * Status codes whose meaning this cache understands, for `must-understand`
+ * (RFC 9111 5.2.2.3). 206 is not among them: range requests pass by the cache.
  */
 export const UNDERSTOOD_STATUS: ReadonlySet<number> = new Set([
   200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 451, 501,
@@ -146,10 +145,12 @@ export interface ResponseFacts {
 export function notStorable(req: RequestFacts, res: ResponseFacts): string | null {
   if (req.method !== 'GET') return 'method';
   const cc = responseDirectives(res.headers);
-  const understood = UNDERSTOOD_STATUS.has(res.status);
-  if (!understood) return 'status';
-  // must-understand lets a cache that understands the status ignore no-store (RFC 9111 5.2.2.3).
-  if (cc.has('no-store') && !cc.has('must-understand')) return 'no-store';
+  // Any final status may be stored (RFC 9111 3) but a partial one: range requests pass by the cache.
+  if (res.status < 200 || res.status === 206 || res.status === 304) return 'status';
+  if (cc.has('must-understand')) {
+    // must-understand replaces no-store for a status the cache understands (RFC 9111 5.2.2.3).
+    if (!UNDERSTOOD_STATUS.has(res.status)) return 'status';
+  } else if (cc.has('no-store')) return 'no-store';
   if (parseCacheControl(req.headers.get('cache-control')).has('no-store')) return 'no-store';
   if (cc.has('private')) return 'private';
   if (req.headers.has('authorization') && !cc.has('public') && !cc.has('s-maxage') && !cc.has('must-revalidate')) {
