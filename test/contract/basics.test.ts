@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: basics', (runtime) => {
@@ -11,9 +12,10 @@ describe.each(RUNTIMES)('%s: basics', (runtime) => {
   });
   let proxy: RunningProxy;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { send } from '../support/client.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /** A body larger than the entry bound of a cache of CACHE_BYTES (an eighth of it). */
@@ -57,14 +58,15 @@ describe.each(RUNTIMES)('%s: shared cache (CORSWAY_CACHE=on)', (runtime) => {
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
     send(`${proxy.url}/${upstream.origin}${path}`, { method, headers });
 
+  const started = startProxyEarly(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_CACHE: 'on',
+    CORSWAY_CACHE_BYTES: String(CACHE_BYTES),
+    CORSWAY_RATE_LIMIT: '1000/1h',
+  });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_CACHE: 'on',
-      CORSWAY_CACHE_BYTES: String(CACHE_BYTES),
-      CORSWAY_RATE_LIMIT: '1000/1h',
-    });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

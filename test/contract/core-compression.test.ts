@@ -1,7 +1,8 @@
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGINAL = Buffer.from(
@@ -52,10 +53,11 @@ describe.each(RUNTIMES)('%s: compressed responses', (runtime) => {
   let proxy: RunningProxy;
   let target: string;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

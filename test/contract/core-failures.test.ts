@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closedPort } from '../support/ports.ts';
 import { decoded, errorOf, type RawResponse, raw } from '../support/raw-http.ts';
 import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 import { eventually, waitUntil } from '../support/wait.ts';
 
@@ -118,10 +119,11 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
   let target: string;
   const origin = { origin: 'https://app.test' };
 
+  const started = startProxyEarly(runtime, LIMITS);
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, LIMITS);
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

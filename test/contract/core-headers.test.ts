@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
@@ -28,10 +29,11 @@ describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
   let proxy: RunningProxy;
   let target: string;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, type RawResponse, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const MIB = 1024 * 1024;
@@ -61,14 +62,15 @@ describe.each(RUNTIMES)('%s: Content-Length of uploads and downloads', (runtime)
   let proxy: RunningProxy;
   let target: string;
 
+  const started = startProxyEarly(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_MAX_BODY_BYTES: String(4 * MIB),
+    CORSWAY_MAX_RESPONSE_BYTES: String(LIMIT),
+  });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_MAX_BODY_BYTES: String(4 * MIB),
-      CORSWAY_MAX_RESPONSE_BYTES: String(LIMIT),
-    });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -59,13 +60,14 @@ describe.each(RUNTIMES)('%s: methods and bodies', (runtime) => {
   let proxy: RunningProxy;
   let target: string;
 
+  const started = startProxyEarly(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_MAX_BODY_BYTES: String(64 * 1024 * 1024),
+  });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_MAX_BODY_BYTES: String(64 * 1024 * 1024),
-    });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 interface Echo {
@@ -35,10 +36,11 @@ describe.each(RUNTIMES)('%s: redirects', (runtime) => {
   let proxy: RunningProxy;
   let target: string;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_REDIRECTS: '5' });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_REDIRECTS: '5' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /** A TCP listener on loopback that records the first bytes of each connection and answers nothing. */
@@ -34,10 +35,11 @@ describe.each(RUNTIMES)('%s: target URL forms', (runtime) => {
   let proxy: RunningProxy;
   let host: string;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await Promise.all([upstream.start(), trap.start()]);
     host = `127.0.0.1:${upstream.port}`;
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose/diagnose.ts';
 import { permissive } from '../support/cors-target.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGIN = 'https://app.example';
@@ -44,9 +45,10 @@ describe.each(RUNTIMES)('%s: /diagnose', (runtime) => {
   const upstream = new Upstream(routes);
   let proxy: RunningProxy;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -266,9 +268,13 @@ describe.each(RUNTIMES)('%s: /diagnose passes the proxy checks', (runtime) => {
   const trap = new Upstream(routes);
   let proxy: RunningProxy;
 
+  const started = startProxyEarly(runtime, {
+    CORSWAY_RATE_LIMIT: '2/1h',
+    CORSWAY_ALLOW_ORIGINS: 'https://app.example',
+  });
   beforeAll(async () => {
     await trap.start();
-    proxy = await startProxy(runtime, { CORSWAY_RATE_LIMIT: '2/1h', CORSWAY_ALLOW_ORIGINS: 'https://app.example' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

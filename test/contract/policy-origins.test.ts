@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: origin lists and required headers', (runtime) => {
@@ -8,14 +9,15 @@ describe.each(RUNTIMES)('%s: origin lists and required headers', (runtime) => {
   let proxy: RunningProxy;
   const xrw = { 'x-requested-with': 'XMLHttpRequest' };
 
+  const started = startProxyEarly(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_ALLOW_ORIGINS: 'https://app.test/, https://*.example.com',
+    CORSWAY_BLOCK_ORIGINS: 'https://bad.example.com',
+    CORSWAY_REQUIRE_HEADER: 'x-requested-with, x-api-client',
+  });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_ALLOW_ORIGINS: 'https://app.test/, https://*.example.com',
-      CORSWAY_BLOCK_ORIGINS: 'https://bad.example.com',
-      CORSWAY_REQUIRE_HEADER: 'x-requested-with, x-api-client',
-    });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

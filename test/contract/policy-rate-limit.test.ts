@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Exchange, errorCode, send } from '../support/client.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -46,9 +47,10 @@ describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=3/2s by client address', (runtim
   const client = (n: number) => `127.0.0.${runtime === 'node' ? n : n + 100}`;
   const target = (path = '/data') => `${proxy.url}/${upstream.origin}${path}`;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/2s' });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/2s' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -165,14 +167,15 @@ describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=2/1m, CORSWAY_RATE_LIMIT_BY=orig
   let proxy: RunningProxy;
   const client = (n: number) => `127.0.0.${runtime === 'node' ? n + 30 : n + 130}`;
 
+  const started = startProxyEarly(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_RATE_LIMIT: '2/1m',
+    CORSWAY_RATE_LIMIT_BY: 'origin',
+    CORSWAY_ALLOW_ORIGINS: 'https://a.test, https://b.test, null',
+  });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_RATE_LIMIT: '2/1m',
-      CORSWAY_RATE_LIMIT_BY: 'origin',
-      CORSWAY_ALLOW_ORIGINS: 'https://a.test, https://b.test, null',
-    });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, type Runtime, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy, type Runtime } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { type Exchange, errorCode, rawExchange, send, Trap } from './traps.ts';
 
 /*
@@ -476,8 +477,9 @@ async function run(proxy: RunningProxy, c: Case): Promise<void> {
 describe.each(RUNTIMES)('%s: hostile input', (runtime) => {
   describe('guarded (defaults)', () => {
     let proxy: RunningProxy;
+    const started = startProxyEarly(runtime, {});
     beforeAll(async () => {
-      proxy = await startProxy(runtime, {});
+      proxy = await started;
     });
     afterAll(async () => {
       await proxy?.stop();
@@ -504,13 +506,14 @@ describe.each(RUNTIMES)('%s: hostile input', (runtime) => {
 
   describe('open (private network on, CORSWAY_ALLOW_TARGETS=127.0.0.1,127.0.0.3, 1 KiB / 4 KiB limits)', () => {
     let proxy: RunningProxy;
+    const started = startProxyEarly(runtime, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_ALLOW_TARGETS: '127.0.0.1,127.0.0.3',
+      CORSWAY_MAX_BODY_BYTES: '1024',
+      CORSWAY_MAX_RESPONSE_BYTES: '4096',
+    });
     beforeAll(async () => {
-      proxy = await startProxy(runtime, {
-        CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-        CORSWAY_ALLOW_TARGETS: '127.0.0.1,127.0.0.3',
-        CORSWAY_MAX_BODY_BYTES: '1024',
-        CORSWAY_MAX_RESPONSE_BYTES: '4096',
-      });
+      proxy = await started;
     });
     afterAll(async () => {
       await proxy?.stop();

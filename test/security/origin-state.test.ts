@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { send } from './traps.ts';
 
@@ -62,12 +63,13 @@ afterAll(() => upstream.stop());
 describe.each(RUNTIMES)('%s: the proxy origin is never lent', (runtime) => {
   let proxy: RunningProxy;
   let target = '';
+  const started = startProxyEarly(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_MAX_RESPONSE_BYTES: '4096',
+  });
   beforeAll(async () => {
     target = `/${upstream.origin}`;
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_MAX_RESPONSE_BYTES: '4096',
-    });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();
