@@ -101,6 +101,12 @@ function crossChecks(c: Config): Problem[] {
         'each worker counts its own metrics and a scrape would reach only one of them; run a single worker per process when CORSWAY_METRICS is on',
     });
   }
+  if (!c.anonymous && c.keys.length === 0) {
+    issues.push({
+      setting: 'anonymous',
+      message: 'off refuses every request without a key; set CORSWAY_KEYS to the keys your apps present',
+    });
+  }
   // Anyone could otherwise spend the operator's secret headers.
   if (c.targetHeaders.length > 0 && !c.allowOrigins && !(c.keys.length > 0 && !c.anonymous)) {
     issues.push({

@@ -253,6 +253,8 @@ export const SETTINGS = [
     doc: 'access keys, JSON: [{"key": "...", "origins": [...], "rateLimit": "600/1m", "bandwidthLimit": "1073741824/1d"}]; a secret on Workers',
     where: ['node', 'workers', 'library'],
     secret: true,
+    // How many, never which.
+    page: 'Access keys (X-Corsway-Key)',
   }),
   define({
     name: 'anonymous',
@@ -305,6 +307,8 @@ export const SETTINGS = [
     doc: 'request headers set on requests to matching hosts, JSON: {"api.example.com": {"Authorization": "Bearer ..."}}; a secret on Workers',
     where: ['node', 'workers', 'library'],
     secret: true,
+    // The hosts, never the headers.
+    page: 'Target headers set for',
   }),
   define({
     name: 'logLevel',

@@ -138,8 +138,8 @@ const CASES: Record<string, { good: unknown; read?: (v: unknown) => unknown; exp
   CORSWAY_METRICS_TOKEN: { good: 'a-token-of-16-characters', expected: 'a-token-of-16-characters', bad: 16 },
 };
 
-/** What makes the target-headers case valid: its secret is not open to anyone. */
-const CONTEXT: Env = { CORSWAY_ALLOW_ORIGINS: 'https://app.example.com' };
+/** What makes the cases valid together: target headers not open to anyone, a key for CORSWAY_ANONYMOUS=off. */
+const CONTEXT: Env = { CORSWAY_ALLOW_ORIGINS: 'https://app.example.com', CORSWAY_KEYS: `[{"key":"${KEY}"}]` };
 
 describe('the settings table', () => {
   test('holds every SPEC variable and the Node server’s own, once each', () => {
@@ -250,6 +250,12 @@ describe('parseConfig(operator variables together)', () => {
     expect(
       problemsOf({ CORSWAY_TARGET_HEADERS: headers, CORSWAY_KEYS: `[{"key":"${KEY}"}]`, CORSWAY_ANONYMOUS: 'off' }),
     ).toEqual([]);
+  });
+
+  test('CORSWAY_ANONYMOUS=off without CORSWAY_KEYS -> refused: every request would be', () => {
+    expect(problemsOf({ CORSWAY_ANONYMOUS: 'off' })).toEqual([
+      expect.stringMatching(/^CORSWAY_ANONYMOUS: off refuses every request without a key; set CORSWAY_KEYS/),
+    ]);
   });
 
   test('a secret value never appears in a problem', () => {

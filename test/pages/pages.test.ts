@@ -36,6 +36,24 @@ describe('help page (HTML): every value is escaped', () => {
   });
 });
 
+describe('help page: secrets are counted or named by host, never shown', () => {
+  test('CORSWAY_KEYS and CORSWAY_TARGET_HEADERS -> how many keys, which hosts; no key, no header value', () => {
+    const key = 'k-never-on-the-page-0123';
+    const config = parseConfig({
+      CORSWAY_KEYS: JSON.stringify([{ key }, { key: `${key}-2` }]),
+      CORSWAY_ANONYMOUS: 'off',
+      CORSWAY_TARGET_HEADERS: '{"api.example.com": {"Authorization": "Bearer never-on-the-page"}}',
+    });
+    for (const page of [helpHtml(config, 'http://proxy.test'), helpText(config, 'http://proxy.test')]) {
+      expect(page).toMatch(/Access keys \(X-Corsway-Key\)(<\/th><td>|: )2 keys/);
+      expect(page).toMatch(/Target headers set for(<\/th><td>|: )api\.example\.com/);
+      expect(page).toMatch(/Requests without an access key(<\/th><td>|: )refused/);
+      expect(page).not.toContain('never-on-the-page');
+      expect(page).not.toContain('Bearer');
+    }
+  });
+});
+
 describe('/diagnose page: every value is escaped', () => {
   test('hostile form fields and a hostile refusal message are text, never markup', () => {
     const page = diagnosePage({
