@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
-import { ROOT, type RunningProxy, startProxy, startWorker } from '../support/runtimes.ts';
+import { ROOT, type RunningProxy, startWorker } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -20,13 +21,14 @@ describe('node: CORSWAY_TRUST_PROXY=on, CORSWAY_RATE_LIMIT=2/1m', () => {
   let url: string;
   const xff = (value: string) => ({ from: '127.0.0.60', headers: { 'x-forwarded-for': value } });
 
+  const started = startProxyEarly('node', {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_TRUST_PROXY: 'on',
+    CORSWAY_RATE_LIMIT: '2/1m',
+  });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy('node', {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_TRUST_PROXY: 'on',
-      CORSWAY_RATE_LIMIT: '2/1m',
-    });
+    proxy = await started;
     url = `${proxy.url}/${upstream.origin}/data`;
   });
   afterAll(async () => {
@@ -70,9 +72,10 @@ describe('worker: CF-Connecting-IP, CORSWAY_RATE_LIMIT=2/1m', () => {
     headers: { 'cf-connecting-ip': ip, 'x-forwarded-for': `192.0.2.${Math.floor(Math.random() * 250)}` },
   });
 
+  const started = startProxyEarly('worker', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy('worker', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' });
+    proxy = await started;
     url = `${proxy.url}/${upstream.origin}/data`;
   });
   afterAll(async () => {
