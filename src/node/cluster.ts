@@ -26,6 +26,8 @@ export function supervise(listen: Listen, allowPrivateNetwork: boolean): void {
   // Why the first worker could not listen, as it reported it (see server.ts).
   let listenFailure: string | undefined;
   let stopping = false;
+  // A worker exited before it listened: the server stops, said once.
+  let failed = false;
 
   cluster.on('listening', (worker, address) => {
     listened.add(worker);
@@ -47,9 +49,16 @@ export function supervise(listen: Listen, allowPrivateNetwork: boolean): void {
       return;
     }
     if (!listened.has(worker)) {
-      console.error(listenFailure ?? `corsway: a worker exited with ${how} before it could listen; stopping`);
-      process.exitCode = 1;
-      stop();
+      if (failed) return;
+      failed = true;
+      const report = () => {
+        console.error(listenFailure ?? `corsway: a worker exited with ${how} before it could listen; stopping`);
+        process.exitCode = 1;
+        stop();
+      };
+      // Its reason comes over IPC, which is read in full once the channel has closed.
+      if (worker.isConnected()) worker.once('disconnect', report);
+      else report();
       return;
     }
     listened.delete(worker);
