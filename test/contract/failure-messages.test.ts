@@ -1,14 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
 import { freePort, RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { selfSigned } from '../support/tls.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /*
@@ -21,35 +18,6 @@ async function listen<T extends Server | TcpServer>(server: T): Promise<T & { po
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return Object.assign(server, { port: (server.address() as AddressInfo).port });
-}
-
-/** A self-signed certificate for 127.0.0.1, made for this run. */
-async function selfSigned(): Promise<{ key: Buffer; cert: Buffer }> {
-  const dir = await mkdtemp(join(tmpdir(), 'corsway-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-      ],
-      { cwd: dir, env: { ...process.env, OPENSSL_CONF: '/dev/null' }, stdio: 'ignore', timeout: 20_000 },
-    );
-    return { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 describe.each(RUNTIMES)('%s: failure messages', (runtime) => {

@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { corsway } from '../../src/index.ts';
 import { noProxyMatcher } from '../../src/node/egress.ts';
 import { egressFromEnv, nodeUpstream, type Resolve } from '../../src/node/upstream.ts';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
+import { selfSigned } from '../support/tls.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /**
@@ -18,7 +20,7 @@ class ForwardProxy {
   /** `CONNECT host:port` or `GET http://host/path`, in arrival order. */
   readonly seen: string[] = [];
   readonly server: Server;
-  /** Name or address to `host` or `host:port` (a port replaces the one asked for). */
+  /** `name` or `name:port` to `host` or `host:port` (a port replaces the one asked for). */
   readonly names: Record<string, string>;
 
   constructor(names: Record<string, string>) {
@@ -26,7 +28,7 @@ class ForwardProxy {
     this.server = createServer((req, res) => {
       this.seen.push(`${req.method} ${req.url}`);
       const url = new URL(req.url ?? '');
-      const address = this.names[url.hostname];
+      const address = this.names[url.host] ?? this.names[url.hostname];
       if (!address) {
         res.writeHead(502).end();
         return;
@@ -46,7 +48,7 @@ class ForwardProxy {
       this.seen.push(`CONNECT ${req.url}`);
       socket.on('error', () => {});
       const [name = '', asked = ''] = (req.url ?? '').split(':');
-      const address = this.names[name];
+      const address = this.names[req.url ?? ''] ?? this.names[name];
       if (!address) {
         socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
         return;
@@ -93,6 +95,9 @@ const publicSite = new Upstream({
   },
 });
 let forwardProxy: ForwardProxy;
+/** A TLS server standing for public.test: it records the SNI of each handshake. */
+let tlsSite: TlsServer;
+const sni: string[] = [];
 
 beforeAll(async () => {
   await upstream.start();
@@ -103,18 +108,30 @@ beforeAll(async () => {
     'internal.test': '127.0.0.1',
     // What the egress proxy's own DNS now says of the name corsway checked as public.
     'flip.test': '127.0.0.1',
-    '93.184.216.34': `127.0.0.1:${publicSite.port}`,
+    [`93.184.216.34:${upstream.port}`]: `127.0.0.1:${publicSite.port}`,
+    '93.184.216.34': '127.0.0.1',
   }).start();
+  const { key, cert } = await selfSigned('public.test');
+  tlsSite = createTlsServer({
+    SNICallback: (name, done) => {
+      sni.push(name);
+      done(null, createSecureContext({ key, cert }));
+    },
+  });
+  tlsSite.listen(0, '127.0.0.1');
+  await once(tlsSite, 'listening');
 });
 afterAll(async () => {
   await forwardProxy.stop();
   await upstream.stop();
   await publicSite.stop();
+  tlsSite.close();
 });
 afterEach(() => {
   forwardProxy.seen.length = 0;
   upstream.hits.length = 0;
   publicSite.hits.length = 0;
+  sni.length = 0;
 });
 
 describe('Node server with HTTP_PROXY', () => {
@@ -186,6 +203,25 @@ describe('private-network guard with an egress proxy (names resolved by an injec
     expect(forwardProxy.seen).toEqual([`CONNECT 93.184.216.34:${upstream.port}`]);
     expect(forwardProxy.seen.join()).not.toContain('flip.test');
     expect(upstream.hits).toEqual([]);
+  });
+
+  test('GET /https://public.test:<port>/ -> CONNECT to the checked address, TLS still names public.test (SNI, certificate check)', async () => {
+    const { upstream: viaProxy } = nodeUpstream({
+      allowPrivateNetwork: false,
+      resolve,
+      egress: { httpProxy: '', httpsProxy: forwardProxy.url, noProxy: '' },
+    });
+    const port = (tlsSite.address() as AddressInfo).port;
+    const res = await corsway({ upstream: viaProxy }).fetch(
+      new Request(`http://corsway.test/https://public.test:${port}/`),
+    );
+    expect(forwardProxy.seen).toEqual([`CONNECT 93.184.216.34:${port}`]);
+    expect(sni).toEqual(['public.test']);
+    // The test's certificate is self-signed: verified for the name, and refused.
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { message: string }).message).toContain(
+      `https://public.test:${port}/ failed: the TLS certificate of public.test could not be verified`,
+    );
   });
 
   test('GET /http://internal.test:<port>/plain -> 403 target_not_allowed, the egress proxy never asked', async () => {
