@@ -43,20 +43,22 @@ export interface RequestBody extends AsyncIterable<Uint8Array> {
 /** A body of known length, as a runtime sends it natively (with Content-Length). */
 export interface DeclaredCopy {
   readonly length: number;
-  /** The bytes (kept, so every hop resends them) or, past REPLAY_LIMIT, the client's own stream (sent once). */
-  native(): Promise<Uint8Array | ReadableStream<Uint8Array>>;
+  /** This hop's bytes as a stream of exactly `length` bytes: the client's own past REPLAY_LIMIT, else the kept copy's. */
+  native(): Promise<ReadableStream<Uint8Array>>;
 }
 
 /** What forward() needs of a client's body across redirect hops (ReplayableBody, DeclaredBody). */
 export interface ClientBody {
-  /** Whether a new hop can still be given the whole body. */
-  readonly replayable: boolean;
   /** Set once the body was too large; the hop's error is replaced by a 413. */
   readonly error: ProxyError | null;
   /** Called once the body is too large, to abort the hop. */
   onOverflow: (error: ProxyError) => void;
   hop(): RequestBody;
-  /** Waits, at most `ms`, until an oversized upload was read to its end. */
+  /** Ends the current hop's copy and says whether a new hop can be given every byte. */
+  endHop(abort: Abort): Promise<boolean>;
+  /** Reads and drops what the client still sends, for a redirect relayed to it; `settle` waits for it. */
+  dropRest(): void;
+  /** Waits, at most `ms`, until the rest of the upload was read and dropped. */
   settle(ms: number): Promise<void>;
   /** Releases the client's body once no hop needs it. */
   discard(): void;

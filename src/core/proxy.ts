@@ -6,7 +6,7 @@ import type { Abort } from './abort.ts';
 import { clientKey } from './address.ts';
 import { type BodySource, type ClientBody, checkDeclaredLength, ReplayableBody } from './body.ts';
 import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
-import { DeclaredBody, declaredLength } from './declared-body.ts';
+import { declaredBody, declaredLength } from './declared-body.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { Fields, type HeaderMap } from './fields.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
@@ -203,7 +203,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       const length = caps.declaredBodies ? declaredLength(incoming.get('content-length')) : null;
       body =
         length !== null && 'getReader' in req.body
-          ? new DeclaredBody(req.body, length)
+          ? declaredBody(req.body, length, config.maxBodyBytes)
           : new ReplayableBody(req.body, config.maxBodyBytes);
     }
     const asked = Date.now();

@@ -22,13 +22,12 @@ export const upstream: Upstream = async ({ url, method, headers, body, signal })
 };
 
 /**
- * A declared length goes out as the client sent it, with its Content-Length
- * and without JS touching the bytes (targets such as S3 presigned PUTs refuse
- * a chunked upload); only a chunked upload streams through JS, which counts
- * it against CORSWAY_MAX_BODY_BYTES.
+ * A declared length goes out with the client's Content-Length (targets such
+ * as S3 presigned PUTs refuse a chunked upload), past the 1 MiB replay copy
+ * without JS touching the bytes; a chunked upload streams through JS, which
+ * counts it against CORSWAY_MAX_BODY_BYTES.
  */
-async function nativeBody(body: RequestBody): Promise<ReadableStream<Uint8Array> | Uint8Array> {
+async function nativeBody(body: RequestBody): Promise<ReadableStream<Uint8Array>> {
   if (!body.declared) return body.stream();
-  const native = await body.declared.native();
-  return native instanceof Uint8Array ? native : native.pipeThrough(new FixedLengthStream(body.declared.length));
+  return (await body.declared.native()).pipeThrough(new FixedLengthStream(body.declared.length));
 }
