@@ -6,7 +6,8 @@ import { ROOT } from './support/runtimes.ts';
 /*
  * The import graph of src/ shows the layers: the runtime-neutral core imports
  * neither Node nor an adapter (Biome's noRestrictedImports says so per line;
- * this also sees dynamic imports).
+ * this also sees dynamic imports), and no module reaches itself again at run
+ * time (a circle made only of `import type` is erased by the compiler).
  */
 
 const SRC = join(ROOT, 'src');
@@ -23,14 +24,14 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Every module `file` imports: static, re-exported, dynamic, and types too (a circle of types is a circle of design). */
-function imports(file: string): string[] {
+/** Every module `file` imports: static, re-exported, dynamic; `typeOnly` for `import type`, which vanishes at run time. */
+function imports(file: string): { specifier: string; typeOnly: boolean }[] {
   const text = readFileSync(file, 'utf8');
   const found = [
-    ...text.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm),
-    ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ...text.matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm),
+    ...text.matchAll(/\bimport\(\s*()['"]([^'"]+)['"]\s*\)/g),
   ];
-  return found.map((m) => m[1] as string);
+  return found.map((m) => ({ specifier: m[2] as string, typeOnly: Boolean(m[1]) }));
 }
 
 /** src-relative path of a relative specifier, else the specifier itself (a package or node:*). */
@@ -38,8 +39,15 @@ function target(from: string, specifier: string): string {
   return specifier.startsWith('.') ? relative(SRC, resolve(dirname(from), specifier)) : specifier;
 }
 
-const graph = new Map(
-  sources(SRC).map((file) => [relative(SRC, file), imports(file).map((spec) => target(file, spec))] as const),
+const edges = sources(SRC).map(
+  (file) =>
+    [relative(SRC, file), imports(file).map((i) => ({ to: target(file, i.specifier), typeOnly: i.typeOnly }))] as const,
+);
+/** Every import, types included: the core may not even name an adapter's types. */
+const graph = new Map(edges.map(([path, list]) => [path, list.map((e) => e.to)] as const));
+/** Imports that exist at run time. */
+const runtimeGraph = new Map(
+  edges.map(([path, list]) => [path, list.filter((e) => !e.typeOnly).map((e) => e.to)] as const),
 );
 const inLayer = (path: string, layer: readonly string[]) => layer.some((prefix) => path.startsWith(prefix));
 
@@ -63,5 +71,25 @@ describe('the import graph of src/', () => {
           .map((to) => `${path} -> ${to}`),
       );
     expect(offending).toEqual([]);
+  });
+
+  test('no import circles at run time', () => {
+    const circles: string[] = [];
+    const done = new Set<string>();
+    const path: string[] = [];
+    const visit = (node: string): void => {
+      const at = path.indexOf(node);
+      if (at >= 0) {
+        circles.push([...path.slice(at), node].join(' -> '));
+        return;
+      }
+      if (done.has(node) || !runtimeGraph.has(node)) return;
+      path.push(node);
+      for (const to of runtimeGraph.get(node) ?? []) visit(to);
+      path.pop();
+      done.add(node);
+    };
+    for (const node of runtimeGraph.keys()) visit(node);
+    expect(circles).toEqual([]);
   });
 });
