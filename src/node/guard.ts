@@ -5,7 +5,7 @@ import { privateTarget } from '../core/target.ts';
 import { LookupError, type Resolve } from './resolver.ts';
 
 /** A host as undici or a URL spells it, without the brackets of an IPv6 literal. */
-export function bare(hostname: string): string {
+function bare(hostname: string): string {
   return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
 }
 

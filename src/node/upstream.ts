@@ -1,11 +1,10 @@
-import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { clientKey } from '../core/address.ts';
 import { Fields } from '../core/fields.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
 import { type Egress, egressRoute, pinnedOrigin } from './egress.ts';
-import { bare, checkedAddress, guardedConnector } from './guard.ts';
+import { checkedAddress, guardedConnector } from './guard.ts';
 import { createResolver, type Resolve, type ResolverOptions } from './resolver.ts';
 
 export { type Egress, egressFromEnv } from './egress.ts';
@@ -59,8 +58,8 @@ export function nodeUpstream(options: {
     const { url } = request;
     const via = egress?.route(url) ?? null;
     if (via === null) {
-      const host = bare(url.hostname);
-      if (resolver && isIP(host) === 0 && !resolver.known(host)) await lookup(request)(host);
+      const host = url.hostname;
+      if (resolver && !isLiteral(host) && !resolver.known(host)) await lookup(request)(host);
       return dispatch(direct, request);
     }
     if (!guard) return dispatch(via, request);
@@ -240,4 +239,16 @@ export class SocketBody {
       new ByteLengthQueuingStrategy({ highWaterMark: HOLD_BYTES }),
     );
   }
+}
+
+/**
+ * Whether a URL's host is an IP literal, read from the WHATWG parser's output:
+ * IPv6 is bracketed, and a host whose last label is a number was parsed into
+ * dotted IPv4 (and is refused otherwise), so no name ends in an all-digit label.
+ */
+function isLiteral(hostname: string): boolean {
+  if (hostname.charCodeAt(0) === 91) return true;
+  let i = hostname.length - 1;
+  while (i >= 0 && hostname.charCodeAt(i) >= 48 && hostname.charCodeAt(i) <= 57) i--;
+  return i < hostname.length - 1 && (i < 0 || hostname.charCodeAt(i) === 46);
 }

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findProxyError } from '../../src/core/errors.ts';
+import { corsway } from '../../src/index.ts';
 import { parseHosts } from '../../src/node/hosts.ts';
 import { createResolver, type NodeResolver, type ResolverOptions } from '../../src/node/resolver.ts';
+import { nodeUpstream } from '../../src/node/upstream.ts';
 import { DnsServer } from '../support/dns-server.ts';
+import { Upstream } from '../support/upstream.ts';
 
 describe('parseHosts', () => {
   test.each([
@@ -116,5 +119,48 @@ describe('createResolver (c-ares against a DNS server on 127.0.0.1)', () => {
     } finally {
       bounded.close();
     }
+  });
+});
+
+describe('nodeUpstream: which requests ask DNS under the client bound', () => {
+  const dns = new DnsServer({ 'named.test': { addresses: ['127.0.0.1'] }, 'foo.a1': { addresses: ['127.0.0.1'] } });
+  const site = new Upstream({
+    '/': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    },
+  });
+  let app: ReturnType<typeof corsway>;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    await dns.start();
+    await site.start();
+    // A bound of 0: every lookup that has to ask DNS is refused, so the cases below show which ones do.
+    const node = nodeUpstream({
+      allowPrivateNetwork: true,
+      dns: { servers: [`127.0.0.1:${dns.port}`], perClient: 0, hosts: parseHosts('127.0.0.1 hosted.test\n') },
+    });
+    close = node.close;
+    app = corsway({ upstream: node.upstream, allowPrivateNetwork: true });
+  });
+  afterAll(async () => {
+    await close();
+    await site.stop();
+    await dns.stop();
+  });
+
+  test.each([
+    ['127.0.0.1', 200],
+    ['2130706433', 200],
+    ['hosted.test', 200],
+    ['localhost', 200],
+    ['named.test', 429],
+    ['foo.a1', 429],
+  ])('GET /http://%s:<port>/ with a bound of 0 -> %i', async (host, status) => {
+    const res = await app.fetch(new Request(`http://corsway.test/http://${host}:${site.port}/`));
+    expect(res.status).toBe(status);
+    if (status === 429) expect(((await res.json()) as { error: string }).error).toBe('rate_limited');
+    expect(dns.queries).toEqual([]);
   });
 });
