@@ -23,6 +23,7 @@ const REQUEST_DROP = new Set([
   'host', // set for the target
   'cookie', // the proxy's cookies are not the target's
   'expect', // the proxy, not the client, talks to the target
+  'x-corsway-key', // the client's access key to this proxy, never the target's business
   // The client's own claims about forwarding; the proxy adds none by default.
   'forwarded',
   'x-real-ip',

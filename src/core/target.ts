@@ -4,7 +4,7 @@ import { ProxyError } from './errors.ts';
 /** Decides whether a target hostname is on `CORSWAY_ALLOW_TARGETS`. */
 export type HostMatcher = (hostname: string) => boolean;
 
-interface HostPattern {
+export interface HostPattern {
   /** Exact hostname, or for `*.example.com` the suffix `.example.com`. */
   host: string;
   wildcard: boolean;

@@ -1,4 +1,5 @@
 import type { RateLimitSpec } from '../config/config.ts';
+import { type ByteLimiter, memoryByteLimiter } from './bandwidth.ts';
 import { memoryLimiter, type RateLimitDecision, type RateLimiter } from './rate-limit.ts';
 
 /** A limiter whose budgets live in another process (Redis, a Durable Object), which can be away. */
@@ -41,10 +42,10 @@ export function withFailover(
   }
 
   return {
-    async consume(key) {
+    async consume(key, size = spec) {
       if (Date.now() >= skipUntil) {
         try {
-          const decision = await store.consume(key);
+          const decision = await store.consume(key, size);
           if (down !== null) {
             down = null;
             console.error(`corsway: rate-limit store ${options.name} reachable again; budgets are shared again`);
@@ -54,7 +55,7 @@ export function withFailover(
           failed(error);
         }
       }
-      return options.mode === 'open' ? fallback.consume(key) : refusal(spec);
+      return options.mode === 'open' ? fallback.consume(key, size) : refusal(size);
     },
     problem: () => down,
   };
@@ -67,5 +68,55 @@ function refusal(spec: RateLimitSpec): RateLimitDecision {
     remaining: 0,
     reset: STORE_DOWN_RETRY_AFTER_S,
     retryAfter: STORE_DOWN_RETRY_AFTER_S,
+  };
+}
+
+/**
+ * withFailover() for bandwidth budgets: while `store` fails, `open` counts
+ * bytes in this instance's memory and `closed` refuses new requests; bytes
+ * already relayed are charged to memory either way.
+ */
+export function withByteFailover(store: ByteLimiter, options: { mode: 'open' | 'closed'; name: string }): ByteLimiter {
+  const fallback = memoryByteLimiter();
+  let skipUntil = 0;
+  let down = false;
+  const failed = (error: unknown) => {
+    skipUntil = Date.now() + SKIP_AFTER_FAILURE_MS;
+    if (down) return;
+    down = true;
+    console.error(
+      `corsway: bandwidth store ${options.name} unreachable (${error instanceof Error ? error.message : String(error)}); failing ${options.mode}`,
+    );
+  };
+  const recovered = () => {
+    if (!down) return;
+    down = false;
+    console.error(`corsway: bandwidth store ${options.name} reachable again`);
+  };
+  return {
+    async check(key, spec) {
+      if (Date.now() >= skipUntil) {
+        try {
+          const decision = await store.check(key, spec);
+          recovered();
+          return decision;
+        } catch (error) {
+          failed(error);
+        }
+      }
+      return options.mode === 'open' ? fallback.check(key, spec) : refusal(spec);
+    },
+    async charge(key, spec, bytes) {
+      if (Date.now() >= skipUntil) {
+        try {
+          await store.charge(key, spec, bytes);
+          recovered();
+          return;
+        } catch (error) {
+          failed(error);
+        }
+      }
+      await fallback.charge(key, spec, bytes);
+    },
   };
 }

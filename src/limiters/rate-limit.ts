@@ -20,7 +20,11 @@ export interface RateLimitDecision {
  * binding or a Durable Object; the app only sees this.
  */
 export interface RateLimiter {
-  consume(key: string): Promise<RateLimitDecision>;
+  /**
+   * Spends one request of `key`'s budget. `spec` is the budget's size: an
+   * access key's own (CORSWAY_KEYS) or, by default, the limiter's.
+   */
+  consume(key: string, spec?: RateLimitSpec): Promise<RateLimitDecision>;
 }
 
 /**
@@ -89,8 +93,8 @@ export function memoryLimiter(
   const now = options.now ?? Date.now;
   const tats = new LRUCache<string, number>({ max: options.maxKeys ?? MEMORY_LIMITER_KEYS });
   return {
-    async consume(key) {
-      const { decision, tat } = gcra(spec, tats.get(key), now());
+    async consume(key, size = spec) {
+      const { decision, tat } = gcra(size, tats.get(key), now());
       if (tat !== null) tats.set(key, tat);
       return decision;
     },
@@ -157,9 +161,11 @@ export function bindingProblem(spec: RateLimitSpec | null): string | null {
  * limiter with the same spec) supplies the header values: approximate there,
  * and the decision too should the binding ever fail.
  */
-export function bindingLimiter(binding: RateLimitBinding, numbers: RateLimiter): RateLimiter {
+export function bindingLimiter(binding: RateLimitBinding, numbers: RateLimiter, spec: RateLimitSpec): RateLimiter {
   return {
-    async consume(key) {
+    async consume(key, size = spec) {
+      // The binding counts its own configured budget only; an access key's own size is counted in this isolate.
+      if (size.limit !== spec.limit || size.windowSeconds !== spec.windowSeconds) return numbers.consume(key, size);
       const [success, local] = await Promise.all([
         binding.limit({ key }).then(
           (outcome) => outcome.success,

@@ -1,6 +1,7 @@
 import { createClient } from 'redis';
 import type { RateLimitSpec } from '../config/config.ts';
-import { type SharedLimiter, withFailover } from './failover.ts';
+import { type ByteLimiter, byteGcra } from './bandwidth.ts';
+import { type SharedLimiter, withByteFailover, withFailover } from './failover.ts';
 import { gcra, type RateLimiter } from './rate-limit.ts';
 
 /**
@@ -43,8 +44,31 @@ end
 return { stored or '', string.format('%.17g', now) }
 `;
 
+/**
+ * byteGcra() from bandwidth.ts inside Redis, like CONSUME_SCRIPT: ARGV[3]
+ * bytes (0 to check) move the arrival time on, never refused. Returns the
+ * arrival time found and the time used, for byteGcra() to rebuild the decision.
+ */
+const BYTES_SCRIPT = `
+local window = tonumber(ARGV[1])
+local interval = window / tonumber(ARGV[2])
+local bytes = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local stored = redis.call('GET', KEYS[1])
+if bytes > 0 then
+  local nextTat = math.max(tonumber(stored) or now, now) + bytes * interval
+  redis.call('SET', KEYS[1], string.format('%.17g', nextTat), 'PX', math.max(1, math.ceil(nextTat - now)))
+end
+return { stored or '', string.format('%.17g', now) }
+`;
+/** Bandwidth budgets live beside the request budgets, under their own prefix. */
+const BYTES_PREFIX = 'corsway:bandwidth:';
+
 /** The Redis store with its connection, for the Node entry to report on and close. */
 export interface RedisLimiter extends SharedLimiter {
+  /** Bandwidth budgets in the same Redis, over the same connection. */
+  readonly bytes: ByteLimiter;
   /** Drops the connection; call it once no request needs a budget any more. */
   close(): void;
 }
@@ -85,35 +109,52 @@ export function redisLimiter(url: string, spec: RateLimitSpec, mode: 'open' | 'c
     client.once('error', () => resolve());
   });
 
-  const windowMs = String(spec.windowSeconds * 1000);
-  const limit = String(spec.limit);
-  let sha: string | null = null;
+  const shas = new Map<string, string>();
 
-  async function run(key: string): Promise<unknown> {
+  async function run(script: string, key: string, args: string[]): Promise<[string, string]> {
     await firstAttempt;
-    const options = { keys: [KEY_PREFIX + key], arguments: [windowMs, limit] };
+    const options = { keys: [key], arguments: args };
+    let sha = shas.get(script);
     if (sha) {
       try {
-        return await client.evalSha(sha, options);
+        return (await client.evalSha(sha, options)) as [string, string];
       } catch (error) {
         // A restarted or flushed Redis forgets scripts; load it again below.
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       }
     }
-    sha = await client.scriptLoad(CONSUME_SCRIPT);
-    return client.evalSha(sha, options);
+    sha = await client.scriptLoad(script);
+    shas.set(script, sha);
+    return (await client.evalSha(sha, options)) as [string, string];
   }
+  const sizeArgs = (size: RateLimitSpec) => [String(size.windowSeconds * 1000), String(size.limit)];
 
   const store: RateLimiter = {
-    async consume(key) {
-      const [stored, now] = (await withTimeout(run(key), COMMAND_TIMEOUT_MS)) as [string, string];
-      return gcra(spec, stored === '' ? undefined : Number(stored), Number(now)).decision;
+    async consume(key, size = spec) {
+      const [stored, now] = await withTimeout(
+        run(CONSUME_SCRIPT, KEY_PREFIX + key, sizeArgs(size)),
+        COMMAND_TIMEOUT_MS,
+      );
+      return gcra(size, stored === '' ? undefined : Number(stored), Number(now)).decision;
+    },
+  };
+  const bytes: ByteLimiter = {
+    async check(key, size) {
+      const [stored, now] = await withTimeout(
+        run(BYTES_SCRIPT, BYTES_PREFIX + key, [...sizeArgs(size), '0']),
+        COMMAND_TIMEOUT_MS,
+      );
+      return byteGcra(size, stored === '' ? undefined : Number(stored), Number(now), 0).decision;
+    },
+    async charge(key, size, count) {
+      await withTimeout(run(BYTES_SCRIPT, BYTES_PREFIX + key, [...sizeArgs(size), String(count)]), COMMAND_TIMEOUT_MS);
     },
   };
   const shared = withFailover(store, spec, { mode, name: 'Redis' });
 
   return {
     consume: shared.consume,
+    bytes: withByteFailover(bytes, { mode, name: 'Redis' }),
     problem: () => (client.isReady ? shared.problem() : `Redis unreachable (${lastError})`),
     close() {
       // destroy(), not close(): close() waits for replies a hung Redis never sends.

@@ -34,7 +34,7 @@ export function workerLimiter(config: Config, env: Env): WorkerLimiter {
   if (binding) {
     const problem = bindingProblem(spec);
     if (problem) throw new ConfigError([problem]);
-    return { limiter: spec ? bindingLimiter(binding, memoryLimiter(spec)) : undefined, health: none };
+    return { limiter: spec ? bindingLimiter(binding, memoryLimiter(spec), spec) : undefined, health: none };
   }
   if (!spec) return { limiter: undefined, health: none };
   if (!budgets) {

@@ -148,7 +148,10 @@ describe('Workers Rate Limiting binding', () => {
 
   test("the binding decides; the isolate's own numbers fill the headers", async () => {
     const binding = fakeBinding([true, false]);
-    const limiter = bindingLimiter(binding, memoryLimiter({ limit: 5, windowSeconds: 60 }));
+    const limiter = bindingLimiter(binding, memoryLimiter({ limit: 5, windowSeconds: 60 }), {
+      limit: 5,
+      windowSeconds: 60,
+    });
     expect(await limiter.consume('ip:192.0.2.1')).toMatchObject({ allowed: true, limit: 5, remaining: 4 });
     const refused = await limiter.consume('ip:192.0.2.1');
     expect(refused).toMatchObject({ allowed: false, remaining: 0 });
@@ -157,14 +160,20 @@ describe('Workers Rate Limiting binding', () => {
   });
 
   test('a request the binding allows passes even when this isolate counted the budget spent', async () => {
-    const limiter = bindingLimiter(fakeBinding([true, true]), memoryLimiter({ limit: 1, windowSeconds: 60 }));
+    const limiter = bindingLimiter(fakeBinding([true, true]), memoryLimiter({ limit: 1, windowSeconds: 60 }), {
+      limit: 1,
+      windowSeconds: 60,
+    });
     await limiter.consume('k');
     expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0, retryAfter: 0 });
   });
 
   test("a binding that fails leaves the decision to the isolate's own count", async () => {
     const failing: RateLimitBinding = { limit: () => Promise.reject(new Error('binding unavailable')) };
-    const limiter = bindingLimiter(failing, memoryLimiter({ limit: 1, windowSeconds: 60 }));
+    const limiter = bindingLimiter(failing, memoryLimiter({ limit: 1, windowSeconds: 60 }), {
+      limit: 1,
+      windowSeconds: 60,
+    });
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       expect(await limiter.consume('k')).toMatchObject({ allowed: true, remaining: 0 });
