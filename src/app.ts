@@ -4,9 +4,11 @@ import { type CacheStore, memoryStore } from './cache/store.ts';
 import type { Config } from './config/config.ts';
 import { Abort } from './core/abort.ts';
 import { errorResponse } from './core/errors.ts';
+import { KEY_HEADER } from './core/keys.ts';
 import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRecord } from './core/proxy.ts';
 import type { Upstream } from './core/upstream.ts';
 import { handleDiagnose } from './diagnose/diagnose.ts';
+import type { ByteLimiter } from './limiters/bandwidth.ts';
 import type { RateLimiter } from './limiters/rate-limit.ts';
 import { cacheMetrics, METRICS_CONTENT_TYPE, type Metrics, storeHealth } from './observe/metrics.ts';
 
@@ -16,6 +18,8 @@ export interface Capabilities {
   readonly upstream: Upstream;
   /** Where budgets live. @default an in-memory limiter, when CORSWAY_RATE_LIMIT is set */
   readonly limiter?: RateLimiter;
+  /** Where bandwidth budgets live. @default an in-memory store, when a bandwidth limit is set */
+  readonly bytes?: ByteLimiter;
   /** The client's address, as the runtime knows it. */
   readonly clientAddress: (c: Context) => string;
   /** Called once per proxied request, when its response body has ended. @default none */
@@ -62,6 +66,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
   const proxy = createProxy(config, {
     upstream,
     limiter: caps.limiter,
+    bytes: caps.bytes,
     log,
     metrics,
     declaredBodies: caps.declaredBodies,
@@ -102,7 +107,12 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       config,
       upstream: caps.upstream,
       checkOrigin: (origin) => checkOrigin(config, origin),
-      spendBudget: () => proxy.spendBudget(() => caps.clientAddress(c), c.req.header('origin') ?? null),
+      spendBudget: () =>
+        proxy.spendBudget(
+          () => caps.clientAddress(c),
+          c.req.header('origin') ?? null,
+          c.req.header(KEY_HEADER) ?? null,
+        ),
     });
   app.get('/diagnose', diagnose);
   app.get('/diagnose/*', diagnose);
@@ -129,6 +139,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
       abort: Abort.following(req.signal),
       client: () => caps.clientAddress(c),
+      background: (work) => waitUntil(c, work),
     });
     let body = answer.body;
     if (body === null || typeof body === 'string') {
@@ -137,7 +148,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
     }
     // A declared length over the limit was refused before sending: only bodies of unknown length are counted.
     if (answer.limit && !answer.headers.has('content-length')) body = body.pipeThrough(byteLimit(answer.limit));
-    if (log || metrics) body = counted(body, answer.sent);
+    if (log || metrics || answer.progress) body = counted(body, answer.sent, answer.progress);
     return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
   });
 
@@ -148,7 +159,11 @@ export function createApp(config: Config, caps: Capabilities): Hono {
  * The body as it is read by the client, counted; `done` is called once, when
  * it ended, failed or was cancelled (the client went away).
  */
-function counted(body: ReadableStream<Uint8Array>, done: (bytes: number) => void): ReadableStream<Uint8Array> {
+function counted(
+  body: ReadableStream<Uint8Array>,
+  done: (bytes: number) => void,
+  progress: ((bytes: number) => void) | null,
+): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let bytes = 0;
   let ended = false;
@@ -169,6 +184,7 @@ function counted(body: ReadableStream<Uint8Array>, done: (bytes: number) => void
             return;
           }
           bytes += value.byteLength;
+          progress?.(bytes);
           controller.enqueue(value);
         } catch (error) {
           end(bytes);
@@ -182,6 +198,17 @@ function counted(body: ReadableStream<Uint8Array>, done: (bytes: number) => void
     },
     { highWaterMark: 0 },
   );
+}
+
+/** Hands work that outlives the response to the Worker's waitUntil; elsewhere (Node) it runs on its own. */
+function waitUntil(c: Context, work: Promise<unknown>): void {
+  let ctx: { waitUntil(work: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    // Hono throws when the runtime passed no execution context.
+  }
+  ctx?.waitUntil(work);
 }
 
 /** Compares secrets in time independent of where they differ. */

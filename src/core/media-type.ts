@@ -10,7 +10,7 @@ export const UNLABELLED = 'application/octet-stream';
 /** RFC 9110 5.6.2 token, the syntax of a type and a subtype. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
-/** One list entry: `text/html`, or `text/*` for every subtype of `text`. */
+/** One list entry: `text/html`, `text/*` for every subtype of `text`, or any type at all (star slash star). */
 export interface MediaPattern {
   readonly type: string;
   /** `*` for any subtype. */
@@ -26,7 +26,8 @@ export interface MediaPattern {
 export function parseMediaPattern(entry: string): MediaPattern {
   const text = entry.trim().toLowerCase();
   const [type = '', subtype = '', ...rest] = text.split('/');
-  if (rest.length > 0 || !TOKEN.test(type) || type === '*' || !(subtype === '*' || TOKEN.test(subtype))) {
+  const wild = type === '*';
+  if (rest.length > 0 || !TOKEN.test(type) || !(subtype === '*' || (!wild && TOKEN.test(subtype)))) {
     throw new TypeError(`"${entry}" is not a media type; write it like application/json or video/*`);
   }
   return { type, subtype, text };
@@ -48,7 +49,7 @@ function matches(pattern: MediaPattern, essence: string): boolean {
   if (slash <= 0) return false;
   const type = essence.slice(0, slash);
   const subtype = essence.slice(slash + 1);
-  return pattern.type === type && (pattern.subtype === '*' || pattern.subtype === subtype);
+  return (pattern.type === '*' || pattern.type === type) && (pattern.subtype === '*' || pattern.subtype === subtype);
 }
 
 /** Why a media type is refused: the rule that refused it, as the operator wrote it. */
@@ -63,8 +64,14 @@ export type ContentPolicy = (contentType: string | null) => ContentVerdict | nul
 
 /**
  * The policy of an allow and a block list (either may be empty); the block
- * list wins, and an empty allow list allows every type not blocked.
+ * list wins, and an empty allow list allows every type not blocked. Null when
+ * both are empty: nothing to judge.
  */
+export function contentPolicyOf(allow: readonly string[], block: readonly string[]): ContentPolicy | null {
+  if (allow.length + block.length === 0) return null;
+  return contentPolicy(allow.map(parseMediaPattern), block.map(parseMediaPattern));
+}
+
 export function contentPolicy(allow: readonly MediaPattern[], block: readonly MediaPattern[]): ContentPolicy {
   return (contentType) => {
     const type = mediaTypeOf(contentType);

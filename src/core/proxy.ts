@@ -1,5 +1,13 @@
-import type { Config } from '../config/config.ts';
-import { memoryLimiter, mergeRateLimitHeaders, type RateLimiter, rateLimitHeaders } from '../limiters/rate-limit.ts';
+import type { Config, RateLimitSpec } from '../config/config.ts';
+import { type ByteLimiter, bandwidthHeaders, type Meter, memoryByteLimiter, meter } from '../limiters/bandwidth.ts';
+import {
+  memoryLimiter,
+  mergeRateLimitHeaders,
+  type RateLimitDecision,
+  type RateLimiter,
+  rateLimitHeaders,
+  usesBudgets,
+} from '../limiters/rate-limit.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { helpHtml, helpText } from '../pages/help.ts';
 import type { Abort } from './abort.ts';
@@ -10,7 +18,10 @@ import { declaredBody, declaredLength } from './declared-body.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { Fields, type HeaderMap } from './fields.ts';
 import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
+import { KEY_HEADER, keyRing, type ValidKey } from './keys.ts';
+import { contentPolicyOf } from './media-type.ts';
 import { parseTarget } from './target.ts';
+import { targetHeaderTable } from './target-headers.ts';
 import { type Cancellable, forward, type Upstream } from './upstream.ts';
 
 /*
@@ -27,6 +38,8 @@ export interface RequestRecord {
   readonly client: string;
   /** The request's `Origin` header. */
   readonly origin: string | null;
+  /** The fingerprint of the access key used (first 8 hex digits of its SHA-256), never the key. */
+  readonly key: string | null;
   /**
    * The target's origin; its whole URL only with `CORSWAY_LOG_TARGET_URL` on,
    * since paths and queries may carry secrets.
@@ -57,6 +70,8 @@ export interface Incoming {
   readonly abort: Abort;
   /** The client's address, as the runtime knows it. */
   readonly client: () => string;
+  /** Keeps work alive past the response (a Worker's `waitUntil`). @default the work just runs */
+  readonly background?: (work: Promise<unknown>) => void;
 }
 
 /** The response to send: the target's, or the proxy's own (help page, preflight, refusal). */
@@ -69,6 +84,11 @@ export interface Answer<Body> {
   readonly limit: number;
   /** To call once, when the body ended, failed or was abandoned, with the bytes sent. */
   readonly sent: (bytes: number) => void;
+  /**
+   * To call with the bytes of a target's body sent so far, as they are sent,
+   * when a bandwidth budget counts them; null when none does.
+   */
+  readonly progress: ((bytes: number) => void) | null;
 }
 
 /** What the runtime lends the proxy. */
@@ -80,6 +100,11 @@ export interface ProxyCapabilities<Body extends Cancellable> {
    * @default an in-memory limiter, when CORSWAY_RATE_LIMIT is set
    */
   readonly limiter?: RateLimiter;
+  /**
+   * Where bandwidth budgets live; shared like `limiter`.
+   * @default an in-memory store, when a bandwidth limit is set
+   */
+  readonly bytes?: ByteLimiter;
   /** Called once per proxied request, when its response body has ended. @default none */
   readonly log?: (record: RequestRecord) => void;
   /** Counters for `/metrics`. @default none */
@@ -95,10 +120,15 @@ export interface CorsProxy<Body> {
   /** Answers one request. */
   (request: Incoming): Promise<Answer<Body>>;
   /**
-   * Spends one unit of the client's budget for a route beside the proxy (the
-   * diagnosis): the RateLimit headers to send, or a `rate_limited` refusal.
+   * Checks the request's access key and spends one unit of its budget for a
+   * route beside the proxy (the diagnosis): the RateLimit headers to send, or
+   * the refusal (`key_required`, `key_invalid`, `origin_not_allowed`, `rate_limited`).
    */
-  spendBudget(client: () => string, origin: string | null): Promise<Record<string, string>>;
+  spendBudget(
+    client: () => string,
+    origin: string | null,
+    presentedKey: string | null,
+  ): Promise<Record<string, string>>;
 }
 
 const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
@@ -111,8 +141,14 @@ const ignore = () => {};
 /** Builds the proxy from the parsed config and what the runtime lends it. */
 export function createProxy<Body extends Cancellable>(config: Config, caps: ProxyCapabilities<Body>): CorsProxy<Body> {
   const { upstream, log, metrics } = caps;
-  const { rateLimit } = config;
-  const limiter = rateLimit ? (caps.limiter ?? memoryLimiter(rateLimit)) : null;
+  const { rateLimit, bandwidthLimit } = config;
+  // Decided once, at start-up: the lookups the settings' parsed values become.
+  const keys = config.keys.length > 0 ? keyRing(config.keys) : null;
+  const contentPolicy = contentPolicyOf(config.allowContentTypes, config.blockContentTypes);
+  const targetHeaders = config.targetHeaders.length > 0 ? targetHeaderTable(config.targetHeaders) : null;
+  const budgets = usesBudgets(config);
+  const limiter = budgets ? (caps.limiter ?? memoryLimiter(budgets)) : null;
+  const bytesLimiter = budgets ? (caps.bytes ?? memoryByteLimiter()) : null;
 
   const proxy = async (req: Incoming): Promise<Answer<Body>> => {
     const started = Date.now();
@@ -120,7 +156,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const origin = req.headers.get('origin');
     // Read now: once the client has gone, its socket no longer has an address.
     const client = log || metrics ? clientKey(req.client()) : '';
-    const trace: Trace = { target: null, upstreamMs: null };
+    const trace: Trace = { target: null, upstreamMs: null, key: null, meter: null };
     let answer: Omit<Answer<Body>, 'sent'>;
     let code: string | null = null;
     try {
@@ -128,14 +164,17 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     } catch (error) {
       const refused = asProxyError(error);
       code = refused.code;
-      answer = { ...refusal(refused, origin), limit: 0 };
+      answer = { ...refusal(refused, origin), limit: 0, progress: null };
     }
-    if (!log && !metrics) return withSent(answer, ignore);
+    const { meter } = trace;
+    if (!log && !metrics) return withSent(answer, meter ? (bytes) => meter.end(bytes) : ignore);
     const sent = (bytes: number) => {
+      meter?.end(bytes);
       const record: RequestRecord = {
         method: req.method,
         client,
         origin,
+        key: trace.key?.fingerprint ?? null,
         target: (config.logTargetUrl ? trace.target?.href : trace.target?.origin) ?? null,
         status: answer.status,
         bytes,
@@ -151,6 +190,18 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
   return Object.assign(proxy, { spendBudget });
 
   async function handle(req: Incoming, origin: string | null, trace: Trace): Promise<Omit<Answer<Body>, 'sent'>> {
+    const answer = await answerFor(req, origin, trace);
+    const { meter } = trace;
+    return meter && typeof answer.body === 'object' && answer.body !== null
+      ? { ...answer, progress: (bytes) => meter.progress(bytes) }
+      : answer;
+  }
+
+  async function answerFor(
+    req: Incoming,
+    origin: string | null,
+    trace: Trace,
+  ): Promise<Omit<Answer<Body>, 'sent' | 'progress'> & { progress: null }> {
     const { method, headers: incoming, target: raw } = req;
     const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
     // The help page shows the active policy, so it is served to everyone, refused origins included.
@@ -161,12 +212,19 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         headers: new Fields({ 'content-type': html ? HTML : TEXT }),
         body: html ? helpHtml(config, req.base) : helpText(config, req.base),
         limit: 0,
+        progress: null,
       };
     }
 
     checkOrigin(config, origin);
     if (isPreflight(method, incoming)) {
-      return { status: 204, headers: new Fields(preflightFields(incoming, config.maxAge)), body: null, limit: 0 };
+      return {
+        status: 204,
+        headers: new Fields(preflightFields(incoming, config.maxAge)),
+        body: null,
+        limit: 0,
+        progress: null,
+      };
     }
 
     if (REFUSED_METHODS.has(method)) {
@@ -192,7 +250,13 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       );
     }
 
-    const limitHeaders = limiter ? await spendBudget(req.client, origin) : null;
+    const key = await identify(incoming.get(KEY_HEADER), origin);
+    trace.key = key;
+    const budget = await spend(req.client, origin, key);
+    if (budget.bytes) {
+      const { name, spec } = budget.bytes;
+      trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
+    }
     const url = parseTarget(urlParam ?? raw);
     trace.target = url;
 
@@ -210,7 +274,12 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const { response: res, url: finalUrl } = await forward(
       upstream,
       { url, method, headers: requestHeaders(incoming), body, abort: req.abort, client: req.client },
-      { policy: config, maxRedirects: config.maxRedirects, timeoutMs: config.timeoutMs },
+      {
+        policy: config,
+        maxRedirects: config.maxRedirects,
+        timeoutMs: config.timeoutMs,
+        targetHeaders,
+      },
     );
     trace.upstreamMs = Date.now() - asked;
 
@@ -223,6 +292,16 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     }
     // A HEAD, a 204 or a 304 declares the length of a body it does not send: there is nothing to cut.
     const bodiless = method === 'HEAD' || NULL_BODY.has(res.status);
+    // The final response, redirects followed, is judged before a byte of its body leaves.
+    const verdict = bodiless ? null : contentPolicy?.(res.headers.get('content-type'));
+    if (verdict) {
+      await res.body?.cancel();
+      throw new ProxyError(
+        'content_not_allowed',
+        `The target answered with ${verdict.type}, which this proxy does not relay: ${verdict.rule}.`,
+        budget.headers ?? {},
+      );
+    }
     const declared = bodiless ? 0 : Number(res.headers.get('content-length') ?? 0);
     if (config.maxResponseBytes && declared > config.maxResponseBytes) {
       await res.body?.cancel();
@@ -242,7 +321,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     }
     headers.set('x-request-url', url.href);
     headers.set('x-final-url', finalUrl.href);
-    if (limitHeaders) mergeRateLimitHeaders(headers, limitHeaders);
+    if (budget.headers) mergeRateLimitHeaders(headers, budget.headers);
     addCorsHeaders(headers, origin);
 
     let resBody = res.body;
@@ -250,23 +329,112 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       await resBody.cancel();
       resBody = null;
     }
-    return { status: res.status, headers, body: resBody, limit: bodiless ? 0 : config.maxResponseBytes };
+    return {
+      status: res.status,
+      headers,
+      body: resBody,
+      limit: bodiless ? 0 : config.maxResponseBytes,
+      progress: null,
+    };
   }
 
-  async function spendBudget(client: () => string, origin: string | null): Promise<Record<string, string>> {
-    if (!limiter || !rateLimit) return {};
-    const key = config.rateLimitBy === 'origin' && origin ? `origin:${origin}` : `ip:${clientKey(client())}`;
-    const decision = await limiter.consume(key);
-    const headers = rateLimitHeaders(decision, rateLimit.windowSeconds);
-    if (!decision.allowed) {
+  /**
+   * The access key the request presents, or null for an anonymous request.
+   * @throws ProxyError `key_invalid`, `key_required` or `origin_not_allowed` (a key pinned to other origins).
+   */
+  async function identify(presented: string | null, origin: string | null): Promise<ValidKey | null> {
+    if (presented === null) {
+      if (config.anonymous) return null;
       throw new ProxyError(
-        'rate_limited',
-        `Too many requests: this proxy allows ${decision.limit} per ${rateLimit.windowSeconds} s per ${config.rateLimitBy === 'ip' ? 'client address' : 'origin'}. Try again in ${decision.retryAfter} s.`,
-        { ...headers, 'retry-after': String(decision.retryAfter) },
+        'key_required',
+        `This proxy serves only requests with an access key: send yours in the ${KEY_HEADER_NAME} request header.`,
       );
     }
-    return headers;
+    const key = keys ? await keys.find(presented) : null;
+    if (!key) {
+      throw new ProxyError(
+        'key_invalid',
+        `The ${KEY_HEADER_NAME} header holds no key of this proxy; check the key your app sends, or ask the operator for one.`,
+      );
+    }
+    if (key.origins && !(origin !== null && key.origins(origin))) {
+      throw new ProxyError(
+        'origin_not_allowed',
+        origin === null
+          ? `This access key (${key.fingerprint}) is valid only from certain web pages, and this request has no Origin header.`
+          : `This access key (${key.fingerprint}) is not valid from ${origin}; its operator allows it only from certain origins.`,
+      );
+    }
+    return key;
   }
+
+  /**
+   * Spends one request of the budget the request belongs to (its access key's,
+   * or its address's or origin's) and checks that bandwidth is left; the bytes
+   * are charged as they are relayed.
+   * @throws ProxyError `rate_limited`, with the RateLimit fields of both budgets.
+   */
+  async function spend(
+    client: () => string,
+    origin: string | null,
+    key: ValidKey | null,
+  ): Promise<{ headers: Record<string, string> | null; bytes: { name: string; spec: RateLimitSpec } | null }> {
+    const requestSpec = limiter ? (key?.rateLimit ?? rateLimit) : null;
+    const byteSpec = bytesLimiter ? (key?.bandwidthLimit ?? bandwidthLimit) : null;
+    if (!requestSpec && !byteSpec) return { headers: null, bytes: null };
+    const name = key
+      ? `key:${key.budget}`
+      : config.rateLimitBy === 'origin' && origin
+        ? `origin:${origin}`
+        : `ip:${clientKey(client())}`;
+    const who = key ? `access key (${key.fingerprint})` : config.rateLimitBy === 'ip' ? 'client address' : 'origin';
+    // Bytes first: checking them spends nothing, so a refusal for bandwidth costs no request.
+    let bytesHeaders: Record<string, string> | null = null;
+    if (byteSpec) {
+      const decision = await (bytesLimiter as ByteLimiter).check(name, byteSpec);
+      bytesHeaders = bandwidthHeaders(decision, byteSpec.windowSeconds);
+      if (!decision.allowed) {
+        throw new ProxyError(
+          'rate_limited',
+          `Bandwidth budget spent: this proxy relays ${byteSpec.limit} bytes of responses per ${byteSpec.windowSeconds} s per ${who}. Try again in ${decision.retryAfter} s.`,
+          { ...bytesHeaders, 'retry-after': String(decision.retryAfter) },
+        );
+      }
+    }
+    let headers = bytesHeaders;
+    if (requestSpec) {
+      const decision: RateLimitDecision = await (limiter as RateLimiter).consume(name, requestSpec);
+      headers = joinPolicies(rateLimitHeaders(decision, requestSpec.windowSeconds), bytesHeaders);
+      if (!decision.allowed) {
+        throw new ProxyError(
+          'rate_limited',
+          `Too many requests: this proxy allows ${decision.limit} per ${requestSpec.windowSeconds} s per ${who}. Try again in ${decision.retryAfter} s.`,
+          { ...headers, 'retry-after': String(decision.retryAfter) },
+        );
+      }
+    }
+    return { headers, bytes: byteSpec ? { name, spec: byteSpec } : null };
+  }
+
+  async function spendBudget(
+    client: () => string,
+    origin: string | null,
+    presentedKey: string | null,
+  ): Promise<Record<string, string>> {
+    const key = await identify(presentedKey, origin);
+    return (await spend(client, origin, key)).headers ?? {};
+  }
+}
+
+/** How the key header is written in messages. */
+const KEY_HEADER_NAME = 'X-Corsway-Key';
+
+/** The request budget's RateLimit fields with the bandwidth budget's policy beside it (both are lists). */
+function joinPolicies(requests: Record<string, string>, bytes: Record<string, string> | null): Record<string, string> {
+  if (!bytes) return requests;
+  const joined = { ...requests };
+  for (const [name, value] of Object.entries(bytes)) joined[name] = joined[name] ? `${joined[name]}, ${value}` : value;
+  return joined;
 }
 
 /**
@@ -275,13 +443,24 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
  * its slow generic copy, which took about 4% of a small proxied request's CPU.
  */
 function withSent<Body>(answer: Omit<Answer<Body>, 'sent'>, sent: (bytes: number) => void): Answer<Body> {
-  return { status: answer.status, headers: answer.headers, body: answer.body, limit: answer.limit, sent };
+  return {
+    status: answer.status,
+    headers: answer.headers,
+    body: answer.body,
+    limit: answer.limit,
+    sent,
+    progress: answer.progress,
+  };
 }
 
 /** What handling a request learned, for its record. */
 interface Trace {
   target: URL | null;
   upstreamMs: number | null;
+  /** The access key the request presented. */
+  key: ValidKey | null;
+  /** Charges the relayed bytes to a bandwidth budget. */
+  meter: Meter | null;
 }
 
 /** Unexpected errors are logged for the operator and shown to the user without details. */

@@ -4,6 +4,7 @@ import { findProxyError, ProxyError } from './errors.ts';
 import { failureMessage, timeoutMessage } from './failure.ts';
 import { Fields, type HeaderMap } from './fields.ts';
 import { checkTarget, type TargetPolicy } from './target.ts';
+import type { TargetHeaderTable } from './target-headers.ts';
 
 /** One request to a target, exactly as to be sent: redirects are not followed. */
 export interface UpstreamRequest {
@@ -49,6 +50,8 @@ export interface ForwardOptions {
   readonly policy: TargetPolicy;
   readonly maxRedirects: number;
   readonly timeoutMs: number;
+  /** The operator's headers, set on each hop by that hop's host (CORSWAY_TARGET_HEADERS). @default none */
+  readonly targetHeaders?: TargetHeaderTable | null;
 }
 
 export interface Forwarded<Body extends Cancellable> {
@@ -129,7 +132,8 @@ export async function forward<Body extends Cancellable>(
   try {
     for (let hop = 0; ; hop++) {
       checkTarget(url, options.policy);
-      const response = await upstream(new Hop(url, method, headers, body?.hop() ?? null, abort, first.client));
+      const hopHeaders = withTargetHeaders(headers, url, options.targetHeaders);
+      const response = await upstream(new Hop(url, method, hopHeaders, body?.hop() ?? null, abort, first.client));
       // A runtime may end the upload cleanly when the body stream errors
       // (workerd does), so a target can answer a body the proxy cut off.
       if (body?.error) {
@@ -184,6 +188,18 @@ export async function forward<Body extends Cancellable>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The hop's headers with the operator's for its host, replacing the client's.
+ * Judged again on every hop from the client's headers, so they never reach another host.
+ */
+function withTargetHeaders(headers: Fields, url: URL, targetHeaders: TargetHeaderTable | null | undefined): Fields {
+  const set = targetHeaders?.forHost(url.hostname);
+  if (!set) return headers;
+  const hop = new Fields(headers);
+  for (const [name, value] of set) hop.set(name, value);
+  return hop;
 }
 
 function resolveLocation(location: string, base: URL): URL {

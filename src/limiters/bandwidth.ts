@@ -45,6 +45,14 @@ export function byteGcra(
   };
 }
 
+/** A bandwidth budget's RateLimit fields: the second policy, counted in content bytes (SPEC). */
+export function bandwidthHeaders(d: RateLimitDecision, windowSeconds: number): Record<string, string> {
+  return {
+    'ratelimit-policy': `"bytes";q=${d.limit};qu="content-bytes";w=${windowSeconds}`,
+    ratelimit: `"bytes";r=${d.remaining};t=${d.reset}`,
+  };
+}
+
 /** Byte budgets in this process's memory, bounded in keys like memoryLimiter. */
 export function memoryByteLimiter(
   options: {

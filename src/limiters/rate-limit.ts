@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { RateLimitSpec } from '../config/config.ts';
+import type { Config, RateLimitSpec } from '../config/config.ts';
 import type { HeaderMap } from '../core/fields.ts';
 
 /** One request's verdict from a limiter. */
@@ -65,6 +65,16 @@ export function gcra(
     },
     tat: allowed ? next : null,
   };
+}
+
+/**
+ * Whether any budget is counted (CORSWAY_RATE_LIMIT, CORSWAY_BANDWIDTH_LIMIT,
+ * or an access key's own limits), and the size a store defaults to; every
+ * caller names its budget's size, so for bandwidth alone any will do.
+ */
+export function usesBudgets(config: Config): RateLimitSpec | null {
+  const used = config.rateLimit || config.bandwidthLimit || config.keys.some((k) => k.rateLimit || k.bandwidthLimit);
+  return used ? (config.rateLimit ?? { limit: 1, windowSeconds: 1 }) : null;
 }
 
 /** Default number of client keys kept in memory; the least recently seen go first. */

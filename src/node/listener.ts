@@ -85,7 +85,7 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
     // node:http refuses some bytes in header values that undici accepts from a target.
     if (body && typeof body !== 'string') body.cancel();
     const bad = new ProxyError('upstream_failed', 'The target sent a response header that cannot be relayed.');
-    send({ ...refusal(bad, origin), limit: 0, sent }, res, origin);
+    send({ ...refusal(bad, origin), limit: 0, sent, progress: null }, res, origin);
     return;
   }
   if (body === null || typeof body === 'string') {
@@ -93,7 +93,7 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
     sent(length);
     return;
   }
-  relay(body, res, answer.limit, sent);
+  relay(body, res, answer.limit, sent, answer.progress);
 }
 
 /**
@@ -101,7 +101,13 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
  * mid-body, or a body past `limit`, destroys the client's response, so the
  * client sees the cut; a client that goes away ends the upstream request.
  */
-function relay(body: SocketBody, res: ServerResponse, limit: number, sent: (bytes: number) => void): void {
+function relay(
+  body: SocketBody,
+  res: ServerResponse,
+  limit: number,
+  sent: (bytes: number) => void,
+  progress: ((bytes: number) => void) | null,
+): void {
   let bytes = 0;
   let ended = false;
   // Headers leave with the first body bytes when those are here already (one
@@ -116,6 +122,7 @@ function relay(body: SocketBody, res: ServerResponse, limit: number, sent: (byte
         res.destroy();
         return false;
       }
+      progress?.(bytes);
       return res.write(chunk);
     },
     end() {

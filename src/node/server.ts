@@ -9,7 +9,8 @@ import type { Config, Listen } from '../config/config.ts';
 import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { createProxy } from '../core/proxy.ts';
-import { memoryLimiter } from '../limiters/rate-limit.ts';
+import { memoryByteLimiter } from '../limiters/bandwidth.ts';
+import { memoryLimiter, usesBudgets } from '../limiters/rate-limit.ts';
 import { accessLogger } from '../observe/access-log.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { nodeProxy } from './listener.ts';
@@ -44,11 +45,13 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   const metrics = config.metrics ? createMetrics() : undefined;
   // Without a URL, budgets stay in this process's memory, shared by the proxy and the app.
   // Loaded only when used: the Redis client alone adds about 24 MB of resident memory.
+  const budgets = usesBudgets(config);
   const redis =
-    config.redisUrl && config.rateLimit
-      ? (await import('../limiters/redis.ts')).redisLimiter(config.redisUrl, config.rateLimit, config.rateLimitFailure)
+    config.redisUrl && budgets
+      ? (await import('../limiters/redis.ts')).redisLimiter(config.redisUrl, budgets, config.rateLimitFailure)
       : undefined;
-  const limiter = redis ?? (config.rateLimit ? memoryLimiter(config.rateLimit) : undefined);
+  const limiter = redis ?? (budgets ? memoryLimiter(budgets) : undefined);
+  const bytes = redis?.bytes ?? (budgets ? memoryByteLimiter() : undefined);
   const log = accessLogger(config.logLevel, (line) => process.stdout.write(line));
 
   const app = createApp(config, {
@@ -62,6 +65,7 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
     log,
     metrics,
     limiter,
+    bytes,
     health: redis?.problem,
   });
   const appListener = getRequestListener(app.fetch);
@@ -69,7 +73,7 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   // proxied requests take the app's path rather than the socket fast path.
   const listener = config.cache
     ? appListener
-    : nodeProxy(createProxy(config, { upstream: socketUpstream, limiter, log, metrics }), config, appListener);
+    : nodeProxy(createProxy(config, { upstream: socketUpstream, limiter, bytes, log, metrics }), config, appListener);
   const server = createServer(SERVER_LIMITS, listener);
   const failed = (error: NodeJS.ErrnoException) => exitUnlistened(listenFailure(error, listen));
   server.once('error', failed);

@@ -1,18 +1,22 @@
 import type { Config, Env } from '../config/config.ts';
 import { ConfigError } from '../config/config.ts';
-import { durableLimiter, type RateLimitBudget } from '../limiters/durable.ts';
-import { withFailover } from '../limiters/failover.ts';
+import type { ByteLimiter } from '../limiters/bandwidth.ts';
+import { durableByteLimiter, durableLimiter, type RateLimitBudget } from '../limiters/durable.ts';
+import { withByteFailover, withFailover } from '../limiters/failover.ts';
 import {
   bindingLimiter,
   bindingProblem,
   memoryLimiter,
   type RateLimitBinding,
   type RateLimiter,
+  usesBudgets,
 } from '../limiters/rate-limit.ts';
 
 /** Where the Worker's budgets live, and whether their shared store answers. */
 export interface WorkerLimiter {
   readonly limiter: RateLimiter | undefined;
+  /** Bandwidth budgets: in Durable Objects when bound, whichever store counts requests; else per isolate. */
+  readonly bytes: ByteLimiter | undefined;
   /** Why the Durable Object store is not answering (budgets then fall back per isolate), or null; for `/healthz`. */
   readonly health: () => string | null;
 }
@@ -28,24 +32,30 @@ const none = () => null;
  * says once per isolate.
  */
 export function workerLimiter(config: Config, env: Env): WorkerLimiter {
-  const spec = config.rateLimit;
+  // Access keys' own budgets count too: their sizes are given per request.
+  const spec = usesBudgets(config);
   const binding = env.CORSWAY_RATE_LIMITER as RateLimitBinding | undefined;
   const budgets = env.CORSWAY_BUDGETS as DurableObjectNamespace<RateLimitBudget> | undefined;
+  const bytes =
+    budgets && spec
+      ? withByteFailover(durableByteLimiter(budgets), { mode: config.rateLimitFailure, name: 'Durable Object' })
+      : undefined;
   if (binding) {
-    const problem = bindingProblem(spec);
+    const problem = bindingProblem(config.rateLimit);
     if (problem) throw new ConfigError([problem]);
-    return { limiter: spec ? bindingLimiter(binding, memoryLimiter(spec), spec) : undefined, health: none };
+    const own = config.rateLimit;
+    return { limiter: own ? bindingLimiter(binding, memoryLimiter(own), own) : undefined, bytes, health: none };
   }
-  if (!spec) return { limiter: undefined, health: none };
+  if (!spec) return { limiter: undefined, bytes, health: none };
   if (!budgets) {
     console.warn(
       'corsway: CORSWAY_RATE_LIMIT is counted per isolate: bind CORSWAY_BUDGETS or CORSWAY_RATE_LIMITER (wrangler.toml) to share budgets',
     );
-    return { limiter: memoryLimiter(spec), health: none };
+    return { limiter: memoryLimiter(spec), bytes, health: none };
   }
   const durable = withFailover(durableLimiter(budgets, spec), spec, {
     mode: config.rateLimitFailure,
     name: 'Durable Object',
   });
-  return { limiter: durable, health: durable.problem };
+  return { limiter: durable, bytes, health: durable.problem };
 }

@@ -15,10 +15,11 @@ const apps = new WeakMap<object, Handler | ProxyError>();
 function build(env: Env): Handler | ProxyError {
   try {
     const config = parseConfig(env);
-    const { limiter, health } = workerLimiter(config, env);
+    const { limiter, bytes, health } = workerLimiter(config, env);
     const app: Hono = createApp(config, {
       upstream,
       limiter,
+      bytes,
       health,
       declaredBodies: true,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',

@@ -16,7 +16,7 @@ describe('media types', () => {
     expect(mediaTypeOf(header)).toBe(essence);
   });
 
-  test.each(['video', 'video/', '*/*', '*/json', 'a/b/c', 'text/html; charset=utf-8', 'te xt/html'])(
+  test.each(['video', 'video/', '*/json', 'a/b/c', 'text/html; charset=utf-8', 'te xt/html'])(
     'the entry %j is refused, with the way to write it',
     (entry) => {
       expect(() => parseMediaPattern(entry)).toThrow(/write it like application\/json or video\/\*/);
