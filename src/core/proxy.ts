@@ -38,8 +38,11 @@ export interface RequestRecord {
   readonly client: string;
   /** The request's `Origin` header. */
   readonly origin: string | null;
-  /** The fingerprint of the access key used (first 8 hex digits of its SHA-256), never the key. */
-  readonly key: string | null;
+  /**
+   * The fingerprint of the access key used (first 8 hex digits of its
+   * SHA-256), never the key; absent for an anonymous request.
+   */
+  readonly key?: string;
   /**
    * The target's origin; its whole URL only with `CORSWAY_LOG_TARGET_URL` on,
    * since paths and queries may carry secrets.
@@ -174,7 +177,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         method: req.method,
         client,
         origin,
-        key: trace.key?.fingerprint ?? null,
+        key: trace.key?.fingerprint,
         target: (config.logTargetUrl ? trace.target?.href : trace.target?.origin) ?? null,
         status: answer.status,
         bytes,
