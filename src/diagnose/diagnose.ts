@@ -559,8 +559,21 @@ function suggestion(q: Question, run: Run, last: Headers | null): ProxySuggestio
   return {
     url,
     works: true,
-    message: `${preflighted ? 'This proxy answers the preflight itself, allows' : 'This proxy allows'} ${q.origin} and exposes every header of the target's response.${required.length > 0 && !carries ? ` It requires one of these request headers: ${required.join(', ')}.` : ''}`,
+    message: `${preflighted ? 'This proxy answers the preflight itself, allows' : 'This proxy allows'} ${q.origin} and exposes every header of the target's response.${required.length > 0 && !carries ? ` It requires one of these request headers: ${required.join(', ')}.` : ''}${operatorNote(config, q.url)}`,
   };
+}
+
+/** What the operator's policy means for this target; never a key or a header value. */
+function operatorNote(config: Config, url: URL): string {
+  const notes: string[] = [];
+  if (!config.anonymous) notes.push('It serves only requests with an access key in X-Corsway-Key.');
+  const { allowContentTypes: allow, blockContentTypes: block } = config;
+  if (allow.length > 0) notes.push(`It relays only responses of these types: ${allow.join(', ')}.`);
+  if (block.length > 0) notes.push(`It never relays responses of these types: ${block.join(', ')}.`);
+  if (config.targetHeaders.some((entry) => entry.matches(url.hostname.toLowerCase()))) {
+    notes.push(`It adds its operator's own headers to requests to ${url.hostname} (CORSWAY_TARGET_HEADERS).`);
+  }
+  return notes.length > 0 ? ` ${notes.join(' ')}` : '';
 }
 
 /** `GET /diagnose[/<target>]`: the form, the page or the JSON. */
