@@ -113,6 +113,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
           c.req.header('origin') ?? null,
           c.req.header(KEY_HEADER) ?? null,
         ),
+      client: () => caps.clientAddress(c),
     });
   app.get('/diagnose', diagnose);
   app.get('/diagnose/*', diagnose);

@@ -114,6 +114,8 @@ export interface DiagnoseDeps {
   readonly checkOrigin: (origin: string | null) => void;
   /** Spends one request of the caller's rate-limit budget, as a proxied request does; returns the RateLimit headers. */
   readonly spendBudget: () => Promise<Record<string, string>>;
+  /** The caller's address, for the upstream's per-client bounds (Node's DNS lookups). */
+  readonly client?: () => string;
 }
 
 /** The form's fields, which are also the query parameters of the JSON API. */
@@ -257,7 +259,14 @@ async function exchange(run: Run, method: string, url: URL, headers: Headers): P
   };
   await forward(
     oneHop,
-    { url, method, headers: new FieldList(headers), body: null, abort: Abort.following(run.signal) },
+    {
+      url,
+      method,
+      headers: new FieldList(headers),
+      body: null,
+      abort: Abort.following(run.signal),
+      client: run.deps.client,
+    },
     { policy: config, maxRedirects: 0, timeoutMs: config.timeoutMs },
   );
   if (!answer) throw new ProxyError('upstream_failed', 'The target sent no answer.');
