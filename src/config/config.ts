@@ -67,7 +67,11 @@ export function parseSettings(
   // A development proxy that reaches private targets never opens them to the LAN unless HOST says so.
   values.host ||= values.allowPrivateNetwork ? '127.0.0.1' : '0.0.0.0';
   const config = values as Config;
-  issues.push(...crossChecks(config));
+  const failed = new Set(issues.map((p) => p.setting));
+  for (const rule of TOGETHER) {
+    if (rule.reads.some((name) => failed.has(name)) || !rule.wrong(config)) continue;
+    issues.push({ setting: rule.setting, message: rule.message });
+  }
   if (issues.length > 0)
     throw new ConfigError(
       issues.map((p) => `${label(p.setting)}: ${p.message}`),
@@ -76,47 +80,53 @@ export function parseSettings(
   return Object.freeze(config);
 }
 
-/** Settings that are each well formed but wrong together. */
-function crossChecks(c: Config): Problem[] {
-  const issues: Problem[] = [];
-  if (c.metrics && (c.metricsToken?.length ?? 0) < 16) {
-    issues.push({
-      setting: 'metricsToken',
-      message:
-        'required when CORSWAY_METRICS is on, 16 characters or more (the bearer token your Prometheus sends to read /metrics)',
-    });
-  }
-  // What lives in one process's memory would silently split between workers.
-  if (c.workers > 1 && c.rateLimit && !c.redisUrl) {
-    issues.push({
-      setting: 'workers',
-      message:
-        'each worker would keep its own CORSWAY_RATE_LIMIT budget, multiplying it; set CORSWAY_REDIS_URL so they share one, or run a single worker',
-    });
-  }
-  if (c.workers > 1 && c.metrics) {
-    issues.push({
-      setting: 'workers',
-      message:
-        'each worker counts its own metrics and a scrape would reach only one of them; run a single worker per process when CORSWAY_METRICS is on',
-    });
-  }
-  if (!c.anonymous && c.keys.length === 0) {
-    issues.push({
-      setting: 'anonymous',
-      message: 'off refuses every request without a key; set CORSWAY_KEYS to the keys your apps present',
-    });
-  }
-  // Anyone could otherwise spend the operator's secret headers.
-  if (c.targetHeaders.length > 0 && !c.allowOrigins && !(c.keys.length > 0 && !c.anonymous)) {
-    issues.push({
-      setting: 'targetHeaders',
-      message:
-        'anyone could send requests carrying these headers: set CORSWAY_ALLOW_ORIGINS, or CORSWAY_KEYS with CORSWAY_ANONYMOUS=off',
-    });
-  }
-  return issues;
+/** A rule over settings that are each well formed but wrong together. */
+interface Together {
+  /** The settings it reads: a rule over a setting that failed its own check says nothing true. */
+  readonly reads: readonly SettingName[];
+  readonly setting: SettingName;
+  readonly message: string;
+  readonly wrong: (c: Config) => boolean;
 }
+
+const TOGETHER: readonly Together[] = [
+  {
+    reads: ['metrics', 'metricsToken'],
+    setting: 'metricsToken',
+    message:
+      'required when CORSWAY_METRICS is on, 16 characters or more (the bearer token your Prometheus sends to read /metrics)',
+    wrong: (c) => c.metrics && (c.metricsToken?.length ?? 0) < 16,
+  },
+  // What lives in one process's memory would silently split between workers.
+  {
+    reads: ['workers', 'rateLimit', 'redisUrl'],
+    setting: 'workers',
+    message:
+      'each worker would keep its own CORSWAY_RATE_LIMIT budget, multiplying it; set CORSWAY_REDIS_URL so they share one, or run a single worker',
+    wrong: (c) => c.workers > 1 && c.rateLimit !== null && !c.redisUrl,
+  },
+  {
+    reads: ['workers', 'metrics'],
+    setting: 'workers',
+    message:
+      'each worker counts its own metrics and a scrape would reach only one of them; run a single worker per process when CORSWAY_METRICS is on',
+    wrong: (c) => c.workers > 1 && c.metrics,
+  },
+  {
+    reads: ['anonymous', 'keys'],
+    setting: 'anonymous',
+    message: 'off refuses every request without a key; set CORSWAY_KEYS to the keys your apps present',
+    wrong: (c) => !c.anonymous && c.keys.length === 0,
+  },
+  // Anyone could otherwise spend the operator's secret headers.
+  {
+    reads: ['targetHeaders', 'allowOrigins', 'keys', 'anonymous'],
+    setting: 'targetHeaders',
+    message:
+      'anyone could send requests carrying these headers: set CORSWAY_ALLOW_ORIGINS, or CORSWAY_KEYS with CORSWAY_ANONYMOUS=off',
+    wrong: (c) => c.targetHeaders.length > 0 && !c.allowOrigins && !(c.keys.length > 0 && !c.anonymous),
+  },
+];
 
 /**
  * Parses every setting of `env` (`process.env` or a Worker's `env`, whose

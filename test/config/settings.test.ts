@@ -258,6 +258,12 @@ describe('parseConfig(operator variables together)', () => {
     ]);
   });
 
+  test('a rule over settings together stays quiet when one of them failed its own check', () => {
+    expect(problemsOf({ CORSWAY_ANONYMOUS: 'off', CORSWAY_KEYS: '[{"key": ""}]' })).toEqual([
+      expect.stringMatching(/^CORSWAY_KEYS: entry 1: "key" must be a non-empty string/),
+    ]);
+  });
+
   test('a secret value never appears in a problem', () => {
     const problems = problemsOf({
       ...CONTEXT,
