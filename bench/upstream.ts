@@ -69,6 +69,20 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       });
       req.pipe(res);
       return;
+    case '/sink':
+      // Reads an upload and answers with its size: an upload measured without a download.
+      {
+        let bytes = 0;
+        req.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        req.on('end', () => {
+          const json = JSON.stringify({ bytes });
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+          res.end(json);
+        });
+      }
+      return;
     case '/stream':
       stream(res, Number(new URLSearchParams(query).get('bytes') ?? 0));
       return;
