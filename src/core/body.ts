@@ -40,11 +40,15 @@ export interface RequestBody extends AsyncIterable<Uint8Array> {
   readonly declared?: DeclaredCopy;
 }
 
-/** A body of known length, as a runtime sends it natively (with Content-Length). */
+/** A body of known length, as a runtime sends it with its Content-Length. */
 export interface DeclaredCopy {
   readonly length: number;
-  /** This hop's bytes as a stream of exactly `length` bytes: the client's own past REPLAY_LIMIT, else the kept copy's. */
-  native(): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * The client's own stream, whose length the runtime knows, sent once (past
+   * REPLAY_LIMIT); null when the hop's `stream()` is the kept copy, which the
+   * runtime must frame with `length` itself.
+   */
+  readonly source: ReadableStream<Uint8Array> | null;
 }
 
 /** What forward() needs of a client's body across redirect hops (ReplayableBody, DeclaredBody). */

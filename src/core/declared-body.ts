@@ -10,9 +10,8 @@ export function declaredLength(header: string | null): number | null {
 /**
  * A client's body whose length was declared (and checked against
  * CORSWAY_MAX_BODY_BYTES before anything was read), for a runtime whose
- * upstream sends `RequestBody.declared` with that length (Workers:
- * FixedLengthStream), so the target gets the client's Content-Length instead
- * of a chunked upload. Up to REPLAY_LIMIT the body is a ReplayableBody whose
+ * upstream sends `RequestBody.declared` with that length, so the target gets
+ * the client's Content-Length instead of a chunked upload. Up to REPLAY_LIMIT the body is a ReplayableBody whose
  * hops carry the length; past it, the client's own stream is sent once
  * without JS touching it (the HTTP framing of the client's request guarantees
  * the count), and a 307/308 is relayed as for any body past the copy (SPEC).
@@ -36,7 +35,7 @@ class KeptWithLength extends ReplayableBody {
 
   override hop(): RequestBody {
     const copy = super.hop();
-    return Object.assign(copy, { declared: { length: this.#length, native: async () => copy.stream() } });
+    return Object.assign(copy, { declared: { length: this.#length, source: null } });
   }
 }
 
@@ -56,7 +55,7 @@ class SentOnce implements ClientBody {
     this.#sent = true;
     const source = this.#source;
     return {
-      declared: { length: this.#length, native: async () => source },
+      declared: { length: this.#length, source },
       stream: () => source,
       [Symbol.asyncIterator]: () => {
         const reader = source.getReader();

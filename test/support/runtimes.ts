@@ -124,7 +124,8 @@ export async function runToExit(
  * `wranglerArgs` go last, e.g. `['--config', path]` for a config with extra bindings.
  */
 export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly string[] = []): Promise<RunningProxy> {
-  const vars = Object.entries(env).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  // wrangler.toml ships a rate limit for a safe first deploy; the tests start from the code's defaults, as on Node.
+  const vars = Object.entries({ CORSWAY_RATE_LIMIT: '', ...env }).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   // Fresh local state per start, unless the caller passes its own --persist-to:
   // Durable Object budgets must not carry over from an earlier run by accident.
   const state = wranglerArgs.includes('--persist-to') ? null : await mkdtemp(join(tmpdir(), 'corsway-wrangler-'));
