@@ -8,6 +8,9 @@ import { gzipSync } from 'node:zlib';
 /** Scenario 1: a small JSON answer, like an API's status endpoint. */
 export const SMALL_JSON = '{"ok":true,"id":42,"name":"corsway"}';
 
+/** Scenario 9: a 10 KiB JSON answer that a shared cache may keep for an hour. */
+export const CACHEABLE_JSON = JSON.stringify({ items: 'x'.repeat(10 * 1024 - 12) });
+
 export const MEDIUM_BYTES = 256 * 1024;
 export const UPLOAD_BYTES = 64 * 1024;
 export const GZIP_PLAIN_BYTES = 100 * 1024;

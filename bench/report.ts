@@ -31,7 +31,7 @@ export interface Row {
    * `corsway-workers`: corsway on Node with CORSWAY_WORKERS. `floor`: a bare
    * undici pass-through with no policy, the least a Node proxy can cost.
    */
-  readonly role: 'direct' | 'corsway' | 'corsway-workers' | 'cors-anywhere' | 'worker' | 'floor';
+  readonly role: 'direct' | 'corsway' | 'corsway-workers' | 'corsway-cache' | 'cors-anywhere' | 'worker' | 'floor';
   rps?: number;
   /** Latency percentiles, ms. */
   p50?: number;

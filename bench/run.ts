@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
-import { GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
+import { CACHEABLE_JSON, GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
 import { cpuMs, memory, onInterrupt, ROOT, type Service, startService, track, watchMemory } from './processes.ts';
 import { fmt, machine, type Row, render, type Settings, verdicts } from './report.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
@@ -96,6 +96,8 @@ interface Scenario {
   readonly kind: 'wrk' | 'download' | 'idle';
   /** Which corsway and cors-anywhere instances answer it. */
   readonly rateLimited?: boolean;
+  /** Also measured on a corsway with CORSWAY_CACHE on. */
+  readonly cached?: boolean;
   readonly worker: boolean;
 }
 
@@ -221,6 +223,19 @@ const SCENARIOS: Scenario[] = [
     check: (res, proxied) => {
       corsChecked(res, proxied);
       expect(res.body.toString() === SMALL_JSON, 'wrong body');
+    },
+  },
+  {
+    id: 9,
+    title: `GET cacheable JSON (${CACHEABLE_JSON.length / 1024} KiB, max-age=3600), cache on and off`,
+    path: '/cacheable',
+    load: get(),
+    kind: 'wrk',
+    cached: true,
+    worker: true,
+    check: (res, proxied) => {
+      corsChecked(res, proxied);
+      expect(res.body.toString() === CACHEABLE_JSON, 'wrong body');
     },
   },
 ];
@@ -477,6 +492,16 @@ async function main(): Promise<number> {
             const label = `corsway (Node, ${settings.nodeWorkers} workers)`;
             list.push(proxied(label, 'corsway-workers', corswayWorkers, target));
           }
+        }
+        if (scenario.cached) {
+          const cached = await start(
+            'corsway (cache)',
+            'dist/node/cli.js',
+            { ...corswayEnv, CORSWAY_CACHE: 'on', PORT: String(await freePort()) },
+            '127.0.0.1',
+          );
+          extra.push(cached);
+          list.push(proxied('corsway (Node, CORSWAY_CACHE=on)', 'corsway-cache', cached, target));
         }
         if (scenario.worker && worker) {
           list.push(proxied('corsway (wrangler dev)', 'worker', { origin: worker.url, pid: null }, target));

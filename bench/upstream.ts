@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipBody, MEDIUM_BYTES, SMALL_JSON } from './payloads.ts';
+import { CACHEABLE_JSON, gzipBody, MEDIUM_BYTES, SMALL_JSON } from './payloads.ts';
 
 /*
  * The benchmark's target: a keep-alive node:http server that answers from
@@ -10,6 +10,7 @@ import { gzipBody, MEDIUM_BYTES, SMALL_JSON } from './payloads.ts';
  */
 
 const small = Buffer.from(SMALL_JSON);
+const cacheable = Buffer.from(CACHEABLE_JSON);
 const medium = Buffer.alloc(MEDIUM_BYTES, 'a');
 const gzipped = gzipBody();
 const CHUNK = Buffer.alloc(64 * 1024, 'b');
@@ -48,6 +49,14 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     case '/small':
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': small.length });
       res.end(small);
+      return;
+    case '/cacheable':
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': cacheable.length,
+        'cache-control': 'public, max-age=3600',
+      });
+      res.end(cacheable);
       return;
     case '/medium':
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': medium.length });
