@@ -336,7 +336,8 @@ function json(input: unknown): unknown {
   try {
     return JSON.parse(value);
   } catch {
-    throw problem(`expected JSON, got text that does not parse: ${shown(value.slice(0, 40))}`);
+    // Never quoted: the JSON settings are secrets, and this message reaches a Worker's every response.
+    throw problem(`expected JSON, got ${value.length} characters that do not parse as JSON`);
   }
 }
 

@@ -151,13 +151,13 @@ describe.each(RUNTIMES)('%s: content-type policy and target headers', (runtime) 
   });
 });
 
-describe.each(RUNTIMES)('%s: CORSWAY_TARGET_HEADERS without an origin allow list or required keys', (runtime) => {
+describe.each(RUNTIMES)('%s: secrets misconfigured', (runtime) => {
   let proxy: RunningProxy | undefined;
   afterAll(async () => {
     await proxy?.stop();
   });
 
-  test('is a configuration error naming the variable and the fix, without the value', async () => {
+  test('CORSWAY_TARGET_HEADERS without an origin allow list or required keys, or malformed CORSWAY_KEYS: a configuration error naming the variable, never quoting a value', async () => {
     const env = {
       CORSWAY_TARGET_HEADERS: JSON.stringify({ 'api.example.com': { Authorization: SECRET } }),
       CORSWAY_KEYS: JSON.stringify([{ key: 'some-key-0123456789ab' }]),
@@ -174,6 +174,13 @@ describe.each(RUNTIMES)('%s: CORSWAY_TARGET_HEADERS without an origin allow list
       expect(failure).toContain('CORSWAY_TARGET_HEADERS');
       expect(failure).toContain('CORSWAY_ANONYMOUS=off');
       expect(failure).not.toContain('op-secret');
+      // Malformed JSON is reported without quoting any of it.
+      const broken = await startProxy('node', { CORSWAY_KEYS: '[{"key": "op-secret-cut-short' }).then(
+        () => 'started',
+        (error: Error) => error.message,
+      );
+      expect(broken).toContain('CORSWAY_KEYS: expected JSON');
+      expect(broken).not.toContain('op-secret');
       return;
     }
     proxy = await startWithSecrets('worker', {}, env);
@@ -183,5 +190,13 @@ describe.each(RUNTIMES)('%s: CORSWAY_TARGET_HEADERS without an origin allow list
     expect(res.headers.get('access-control-allow-origin')).toBe(APP);
     expect(JSON.parse(res.body).message).toContain('CORSWAY_TARGET_HEADERS');
     expect(res.body).not.toContain('op-secret');
+    await proxy.stop();
+
+    // Malformed JSON is reported without quoting any of it.
+    proxy = await startWithSecrets('worker', {}, { CORSWAY_KEYS: '[{"key": "op-secret-cut-short' });
+    const broken = await send(`${proxy.url}/https://api.example.com/`, { headers: { origin: APP } });
+    expect(broken.status).toBe(500);
+    expect(JSON.parse(broken.body).message).toContain('CORSWAY_KEYS: expected JSON');
+    expect(broken.body).not.toContain('op-secret');
   });
 });
