@@ -74,7 +74,8 @@ export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
     env: { ...process.env, CORSWAY_LOG_LEVEL: 'silent', ...env, HOST: '127.0.0.1', PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return ready(child, 'node', /listening on (http:\/\/127\.0\.0\.1:\d+)/, 20_000);
+  // As long as wrangler gets: on a machine shared by several test runs, a start took over 20 s.
+  return ready(child, 'node', /listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000);
 }
 
 /**
