@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { buildConnector } from 'undici';
 import { isPublicAddress } from '../core/address.ts';
 import { privateTarget } from '../core/target.ts';
-import { LookupError, type Resolve } from './resolver.ts';
+import { createResolver, LookupError, type Resolve } from './resolver.ts';
 
 /** A host as undici or a URL spells it, without the brackets of an IPv6 literal. */
 function bare(hostname: string): string {
@@ -20,7 +20,7 @@ function bare(hostname: string): string {
  * recorder, as they may not connect to a public address).
  */
 export function guardedConnector(
-  resolve: Resolve,
+  resolve: Resolve = createResolver().resolve,
   connect: buildConnector.connector = buildConnector({}),
   guard = true,
 ): buildConnector.connector {

@@ -59,9 +59,10 @@ test('control: with eight silent names pending, dns.lookup of a healthy name wai
   expect(result.lookupMs).toBeGreaterThanOrEqual(1500);
 });
 
-test('GET /http://healthy2.test/ while eight requests wait on silent names -> 200 within 500 ms', () => {
+test('GET /http://healthy2.test/ while eight requests wait on silent names -> 200 within 1 s', () => {
   expect(result.healthy).toMatchObject({ status: 200, body: 'ok' });
-  expect(result.healthy.ms).toBeLessThan(500);
+  // Far below what starvation costs (the control), with room for a loaded runner.
+  expect(result.healthy.ms).toBeLessThan(1000);
 });
 
 test('GET /http://hosts-only.test/ (in the hosts file, unknown to DNS) -> 200, DNS never asked', () => {
