@@ -56,11 +56,15 @@ export default { fetch: () => new Response(null, { status: 404 }) };
  * bindings. Its outbound network may reach loopback and private addresses
  * (the tests' upstream) only when `env` allows private targets, the way a
  * developer would configure it; otherwise public addresses only, as deployed.
+ * `hosts` (name -> address) are resolved by workerd as /etc/hosts entries: it
+ * then runs in a mount namespace of its own (`unshare -rm`) whose /etc/hosts
+ * is a copy with them added.
  */
 export async function startWorkerd(
   bundle: string,
   env: Record<string, string> = {},
   budgets: Budgets = 'none',
+  hosts: Record<string, string> = {},
 ): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'corsway-workerd-'));
   const port = await freePort();
@@ -103,7 +107,16 @@ const worker :Workerd.Worker = (
   copyFileSync(bundle, join(dir, 'main.js'));
   const file = join(dir, 'config.capnp');
   writeFileSync(file, config);
-  const child = spawn(WORKERD, ['serve', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const names = Object.entries(hosts);
+  let command = [WORKERD, 'serve', file];
+  if (names.length > 0) {
+    const list = join(dir, 'hosts');
+    const lines = names.map(([name, address]) => `${address} ${name}`);
+    writeFileSync(list, `${readFileSync('/etc/hosts', 'utf8')}\n${lines.join('\n')}\n`);
+    command = ['unshare', '-rm', 'sh', '-c', `mount --bind ${list} /etc/hosts && exec "$@"`, 'sh', ...command];
+  }
+  const [program = WORKERD, ...args] = command;
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
