@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
-import { createCache } from './cache/layer.ts';
-import { type CacheStore, memoryStore } from './cache/store.ts';
+import { type Cache, createCache, maxEntryBytes } from './cache/layer.ts';
+import { memoryStore } from './cache/store.ts';
 import type { Config } from './config/config.ts';
 import { Abort } from './core/abort.ts';
 import { errorResponse } from './core/errors.ts';
@@ -34,16 +34,14 @@ export interface Capabilities {
    */
   readonly health?: () => string | null;
   /**
-   * Where the shared cache keeps responses, when `CORSWAY_CACHE` is on: the
-   * Cache API on Workers. @default process memory bounded by CORSWAY_CACHE_BYTES
+   * The shared cache around `upstream`, when `CORSWAY_CACHE` is on: the
+   * runtime's own (the Cache API on Workers, one shared with Node's fast path).
+   * @default one in process memory bounded by CORSWAY_CACHE_BYTES
    */
-  readonly cacheStore?: CacheStore;
+  readonly cache?: Cache;
   /** See ProxyCapabilities.declaredBodies. @default false */
   readonly declaredBodies?: boolean;
 }
-
-/** The largest response the cache keeps, as a share of CORSWAY_CACHE_BYTES: one entry never crowds out the rest. */
-const ENTRY_SHARE = 8;
 
 /** The paths the app answers itself, whatever the method; every other path names a target. */
 const OWN_PATHS = new Set(['/healthz', '/robots.txt', '/favicon.ico', '/metrics', '/diagnose']);
@@ -57,10 +55,11 @@ export function isOwnPath(path: string): boolean {
 export function createApp(config: Config, caps: Capabilities): Hono {
   const { metrics, log } = caps;
   const cache = config.cache
-    ? createCache(caps.upstream, {
-        store: caps.cacheStore ?? memoryStore(config.cacheBytes),
-        maxEntryBytes: Math.floor(config.cacheBytes / ENTRY_SHARE),
-      })
+    ? (caps.cache ??
+      createCache(caps.upstream, {
+        store: memoryStore(config.cacheBytes),
+        maxEntryBytes: maxEntryBytes(config.cacheBytes),
+      }))
     : null;
   const upstream = cache?.upstream ?? caps.upstream;
   const proxy = createProxy(config, {

@@ -1,6 +1,6 @@
 import { Abort } from '../core/abort.ts';
 import { Fields, type HeaderMap } from '../core/fields.ts';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
+import type { Cancellable, Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
 import { Broadcast } from './broadcast.ts';
 import { appendCacheStatus, type CacheOutcome, type ForwardReason } from './cache-status.ts';
 import {
@@ -25,8 +25,21 @@ import type { CacheStore, StoredResponse, VaryIndex } from './store.ts';
  * per-request ones (CORS, RateLimit, X-Request-URL), so those are never stored.
  */
 
-export interface CacheOptions {
+/**
+ * How the cache turns the upstream's bodies into web streams and back: the
+ * identity for web streams; the Node entry's socket bodies have their own.
+ */
+export interface Bodies<Body extends Cancellable> {
+  toStream(body: Body): ReadableStream<Uint8Array>;
+  fromStream(stream: ReadableStream<Uint8Array>): Body;
+}
+
+const WEB_BODIES: Bodies<ReadableStream<Uint8Array>> = { toStream: (body) => body, fromStream: (stream) => stream };
+
+export interface CacheOptions<Body extends Cancellable> {
   readonly store: CacheStore;
+  /** @default web streams as they are */
+  readonly bodies?: Bodies<Body>;
   /** The largest body stored; a larger one streams past the cache to every waiting client. */
   readonly maxEntryBytes: number;
   /** The clock, in milliseconds. @default Date.now */
@@ -46,9 +59,14 @@ export interface CacheStats {
   readonly coalesced: number;
 }
 
-export interface Cache {
-  readonly upstream: Upstream;
+export interface Cache<Body extends Cancellable = ReadableStream<Uint8Array>> {
+  readonly upstream: Upstream<Body>;
   stats(): CacheStats;
+}
+
+/** The largest response kept, as a share of CORSWAY_CACHE_BYTES: one entry never crowds out the rest. */
+export function maxEntryBytes(cacheBytes: number): number {
+  return Math.floor(cacheBytes / 8);
 }
 
 /** How long a URL's variant index is kept: it is small, and outlives the responses it indexes. */
@@ -76,8 +94,12 @@ interface SharedHead {
 }
 
 /** Wraps `upstream` with the shared cache. */
-export function createCache(upstream: Upstream, options: CacheOptions): Cache {
+export function createCache<Body extends Cancellable = ReadableStream<Uint8Array>>(
+  upstream: Upstream<Body>,
+  options: CacheOptions<Body>,
+): Cache<Body> {
   const { store, maxEntryBytes } = options;
+  const bodies = options.bodies ?? (WEB_BODIES as unknown as Bodies<Body>);
   const clock = options.now ?? Date.now;
   const seconds = () => Math.floor(clock() / 1000);
   const flights = new Map<string, Flight>();
@@ -85,7 +107,7 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
   let misses = 0;
   let coalesced = 0;
 
-  const cached: Upstream = async (req) => {
+  const cached: Upstream<Body> = async (req) => {
     const { method, url } = req;
     if (method !== 'GET' && method !== 'HEAD') {
       const res = await upstream(req);
@@ -136,7 +158,7 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
     variant: string,
     conditions: Record<string, string>,
     reason: ForwardReason,
-  ): Promise<UpstreamResponse> {
+  ): Promise<UpstreamResponse<Body>> {
     const headers = new Fields(req.headers);
     // The client's own conditions are answered from the refreshed response instead.
     for (const name of ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']) headers.delete(name);
@@ -160,7 +182,7 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
   }
 
   /** Waits for an identical request already on its way to the target; null when its answer cannot be shared. */
-  async function join(key: string, req: UpstreamRequest): Promise<UpstreamResponse | null> {
+  async function join(key: string, req: UpstreamRequest): Promise<UpstreamResponse<Body> | null> {
     const flight = flights.get(key);
     if (!flight) return null;
     flight.waiting++;
@@ -171,11 +193,11 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
     coalesced++;
     const headers = new Fields(head.headers);
     appendCacheStatus(headers, { fwd: head.reason, collapsed: true });
-    return { status: head.status, headers, body };
+    return { status: head.status, headers, body: body && bodies.fromStream(body) };
   }
 
   /** Sends the request for everyone who asks for the same URL meanwhile. */
-  async function lead(key: string, req: UpstreamRequest, reason: ForwardReason): Promise<UpstreamResponse> {
+  async function lead(key: string, req: UpstreamRequest, reason: ForwardReason): Promise<UpstreamResponse<Body>> {
     const abort = new Abort();
     let share: (head: SharedHead | null) => void = () => {};
     const flight: Flight = { head: new Promise((resolve) => (share = resolve)), waiting: 1, abort };
@@ -214,11 +236,11 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
    */
   async function settle(
     req: UpstreamRequest,
-    res: UpstreamResponse,
+    res: UpstreamResponse<Body>,
     requested: number,
     reason: ForwardReason,
     stored: (() => void) | null,
-  ): Promise<{ own: UpstreamResponse; head: SharedHead | null }> {
+  ): Promise<{ own: UpstreamResponse<Body>; head: SharedHead | null }> {
     const received = seconds();
     const headers = new Fields(res.headers);
     const facts = { status: res.status, headers };
@@ -249,14 +271,15 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
         stored?.();
       }
     };
-    const broadcast = res.body ? new Broadcast(res.body, maxEntryBytes, keepBody) : null;
+    const broadcast = res.body ? new Broadcast(bodies.toStream(res.body), maxEntryBytes, keepBody) : null;
     if (!broadcast) await keepBody(new Uint8Array());
     const varyKey = (h: HeaderMap) => varyValues(names, h);
     const head = { status: res.status, headers, reason, varyKey, leaderKey: varyKey(req.headers), body: broadcast };
     const out = new Fields(headers);
     // Said when the response arrives: the body fits, as far as its declared length tells.
     appendCacheStatus(out, { fwd: reason, stored: Number(headers.get('content-length') ?? 0) <= maxEntryBytes });
-    return { own: { status: res.status, headers: out, body: broadcast?.subscribe() ?? null }, head };
+    const own = broadcast?.subscribe();
+    return { own: { status: res.status, headers: out, body: own ? bodies.fromStream(own) : null }, head };
   }
 
   async function put(
@@ -279,7 +302,7 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
     req: UpstreamRequest,
     age: number,
     outcome: CacheOutcome,
-  ): UpstreamResponse {
+  ): UpstreamResponse<Body> {
     const headers = fieldsOf(entry.headers);
     headers.set('age', String(Math.max(0, age)));
     appendCacheStatus(headers, outcome);
@@ -288,7 +311,7 @@ export function createCache(upstream: Upstream, options: CacheOptions): Cache {
       headers.delete('content-length');
       return { status: 304, headers, body: null };
     }
-    const body = req.method === 'HEAD' ? null : bytesStream(entry.body);
+    const body = req.method === 'HEAD' ? null : bodies.fromStream(bytesStream(entry.body));
     return { status: entry.status, headers, body };
   }
 
@@ -318,7 +341,10 @@ function fieldsOf(pairs: readonly (readonly [string, string])[]): Fields {
   return fields;
 }
 
-function annotated(res: UpstreamResponse, outcome: CacheOutcome): UpstreamResponse {
+function annotated<Body extends Cancellable>(
+  res: UpstreamResponse<Body>,
+  outcome: CacheOutcome,
+): UpstreamResponse<Body> {
   const headers = new Fields(res.headers);
   appendCacheStatus(headers, outcome);
   return { status: res.status, headers, body: res.body };

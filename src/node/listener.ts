@@ -6,7 +6,7 @@ import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { Fields } from '../core/fields.ts';
 import { type Answer, type CorsProxy, forwardedScheme } from '../core/proxy.ts';
-import type { SocketBody } from './upstream.ts';
+import type { NodeBody } from './stream-body.ts';
 
 /**
  * The Node server's request listener. Proxied requests go from node:http
@@ -16,7 +16,7 @@ import type { SocketBody } from './upstream.ts';
  * The app's own pages (help aside), and request targets that are not a path,
  * go to `app`, the Hono app's listener.
  */
-export function nodeProxy(proxy: CorsProxy<SocketBody>, config: Config, app: RequestListener): RequestListener {
+export function nodeProxy(proxy: CorsProxy<NodeBody>, config: Config, app: RequestListener): RequestListener {
   return (req, res) => {
     const path = req.url ?? '';
     const query = path.indexOf('?');
@@ -37,12 +37,12 @@ export function nodeProxy(proxy: CorsProxy<SocketBody>, config: Config, app: Req
 
 /** Asks the proxy core for its answer to a request read from node:http. */
 function ask(
-  proxy: CorsProxy<SocketBody>,
+  proxy: CorsProxy<NodeBody>,
   config: Config,
   req: IncomingMessage,
   res: ServerResponse,
   headers: Fields,
-): Promise<Answer<SocketBody>> {
+): Promise<Answer<NodeBody>> {
   // Watched only once the request goes to a target: a preflight needs no watch.
   const gone = () => {
     if (!res.writableFinished) abort.abort();
@@ -69,7 +69,7 @@ function ask(
   });
 }
 
-function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | null): void {
+function send(answer: Answer<NodeBody>, res: ServerResponse, origin: string | null): void {
   const { body, sent } = answer;
   if (res.destroyed) {
     if (body && typeof body !== 'string') body.cancel();
@@ -102,7 +102,7 @@ function send(answer: Answer<SocketBody>, res: ServerResponse, origin: string | 
  * client sees the cut; a client that goes away ends the upstream request.
  */
 function relay(
-  body: SocketBody,
+  body: NodeBody,
   res: ServerResponse,
   limit: number,
   sent: (bytes: number) => void,

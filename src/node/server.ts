@@ -5,17 +5,29 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
+import { createCache, maxEntryBytes } from '../cache/layer.ts';
+import { memoryStore } from '../cache/store.ts';
 import type { Config, Listen } from '../config/config.ts';
 import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { createProxy } from '../core/proxy.ts';
+import type { Upstream } from '../core/upstream.ts';
 import { memoryByteLimiter } from '../limiters/bandwidth.ts';
 import { memoryLimiter, usesBudgets } from '../limiters/rate-limit.ts';
 import { accessLogger } from '../observe/access-log.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { nodeProxy } from './listener.ts';
 import { announce, listenFailure } from './startup.ts';
+import { NODE_BODIES, type NodeBody } from './stream-body.ts';
 import { egressFromEnv, nodeUpstream } from './upstream.ts';
+
+/** The same upstream, handing out web streams as the app's upstreams do. */
+function webBodies(upstream: Upstream<NodeBody>): Upstream {
+  return async (request) => {
+    const { status, headers, body } = await upstream(request);
+    return { status, headers, body: body?.stream() ?? null };
+  };
+}
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -54,8 +66,17 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   const bytes = redis?.bytes ?? (budgets ? memoryByteLimiter() : undefined);
   const log = accessLogger(config.logLevel, (line) => process.stdout.write(line));
 
+  // One cache for both paths: the fast path's socket bodies and the app's web streams.
+  const cache = config.cache
+    ? createCache(socketUpstream, {
+        store: memoryStore(config.cacheBytes),
+        maxEntryBytes: maxEntryBytes(config.cacheBytes),
+        bodies: NODE_BODIES,
+      })
+    : null;
   const app = createApp(config, {
     upstream,
+    cache: cache ? { upstream: webBodies(cache.upstream), stats: cache.stats } : undefined,
     clientAddress: (c: Context<{ Bindings: HttpBindings }>) =>
       socketClientAddress(
         c.env.incoming.socket.remoteAddress ?? '',
@@ -68,13 +89,8 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
     bytes,
     health: redis?.problem,
   });
-  const appListener = getRequestListener(app.fetch);
-  // The cache lives in the app, around the web-stream upstream: with it on,
-  // proxied requests take the app's path rather than the socket fast path.
-  const listener = config.cache
-    ? appListener
-    : nodeProxy(createProxy(config, { upstream: socketUpstream, limiter, bytes, log, metrics }), config, appListener);
-  const server = createServer(SERVER_LIMITS, listener);
+  const proxy = createProxy(config, { upstream: cache?.upstream ?? socketUpstream, limiter, bytes, log, metrics });
+  const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
   const failed = (error: NodeJS.ErrnoException) => exitUnlistened(listenFailure(error, listen));
   server.once('error', failed);
   server.listen(listen.port, listen.host, () => {

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import { createApp } from '../app.ts';
 import { cacheApiStore } from '../cache/cache-api.ts';
+import { createCache, maxEntryBytes } from '../cache/layer.ts';
 import { ConfigError, type Env, parseConfig } from '../config/config.ts';
 import { errorResponse, ProxyError } from '../core/errors.ts';
 import { workerLimiter } from './limiters.ts';
@@ -24,7 +25,12 @@ function build(env: Env): Handler | ProxyError {
       declaredBodies: true,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
       // Per data centre; coalescing of concurrent misses is per isolate.
-      cacheStore: config.cache ? cacheApiStore(caches.default) : undefined,
+      cache: config.cache
+        ? createCache(upstream, {
+            store: cacheApiStore(caches.default),
+            maxEntryBytes: maxEntryBytes(config.cacheBytes),
+          })
+        : undefined,
     });
     // WRANGLER_DEV comes from .dev.vars, which only wrangler dev reads (see respond.ts).
     const options = { devDrain: env.WRANGLER_DEV === '1', cutsResponses: config.maxResponseBytes > 0 };

@@ -1,0 +1,72 @@
+import type { Bodies } from '../cache/layer.ts';
+import type { BodyReader, SocketBody } from './upstream.ts';
+
+/** What the Node listener reads of a body: a target's socket body, or a StreamBody. */
+export type NodeBody = Pick<SocketBody, 'read' | 'resume' | 'cancel' | 'stream'>;
+
+/**
+ * A web stream read the way the listener reads a target's socket body: the
+ * cache's answers (stored bytes, or a body shared by waiting requests) on
+ * Node's fast path.
+ */
+export class StreamBody implements NodeBody {
+  readonly #stream: ReadableStream<Uint8Array>;
+  #source: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #reader: BodyReader | null = null;
+  #paused = false;
+  #pumping = false;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#stream = stream;
+  }
+
+  read(reader: BodyReader): void {
+    this.#reader = reader;
+    this.#source = this.#stream.getReader();
+    void this.#pump();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    void this.#pump();
+  }
+
+  async cancel(): Promise<void> {
+    this.#reader = null;
+    await (this.#source ?? this.#stream).cancel().catch(() => {});
+  }
+
+  stream(): ReadableStream<Uint8Array> {
+    return this.#stream;
+  }
+
+  async #pump(): Promise<void> {
+    const source = this.#source;
+    if (this.#pumping || !source) return;
+    this.#pumping = true;
+    try {
+      while (!this.#paused && this.#reader) {
+        const { done, value } = await source.read();
+        if (done) {
+          this.#reader?.end();
+          this.#reader = null;
+          return;
+        }
+        const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        if (this.#reader && !this.#reader.data(chunk)) this.#paused = true;
+      }
+    } catch (error) {
+      this.#reader?.error(error instanceof Error ? error : new Error(String(error)));
+      this.#reader = null;
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+/** The cache's view of Node bodies. */
+export const NODE_BODIES: Bodies<NodeBody> = {
+  toStream: (body) => body.stream(),
+  fromStream: (stream) => new StreamBody(stream),
+};
