@@ -169,7 +169,8 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       code = refused.code;
       answer = { ...refusal(refused, origin), limit: 0, progress: null };
     }
-    const { meter } = trace;
+    // Only a target's body spends bandwidth; a refusal after the budget check spends none.
+    const meter = answer.progress ? trace.meter : null;
     if (!log && !metrics) return withSent(answer, meter ? (bytes) => meter.end(bytes) : ignore);
     const sent = (bytes: number) => {
       meter?.end(bytes);

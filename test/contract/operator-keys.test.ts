@@ -130,6 +130,10 @@ describe.each(RUNTIMES)('%s: CORSWAY_KEYS with CORSWAY_ANONYMOUS=off', (runtime)
   });
 
   test('bandwidth: 2500 bytes/1h spent by real bytes over several requests; the crossing response finishes; then 429', async () => {
+    // A refusal after the budget check (port 1 is a bad port) relays no target bytes, so it spends none.
+    const failed = await send(`${proxy.url}/http://127.0.0.1:1/`, { headers: withKey(METERED) });
+    expect(errorCode(failed)).toBe('target_not_allowed');
+    await new Promise((r) => setTimeout(r, 300));
     const seen: Exchange[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await send(target('/kilobyte'), { from: client(20 + i), headers: withKey(METERED) });
