@@ -106,6 +106,16 @@ const TOGETHER: readonly Together[] = [
     wrong: (c) => c.workers > 1 && c.rateLimit !== null && !c.redisUrl,
   },
   {
+    reads: ['workers', 'bandwidthLimit', 'keys', 'redisUrl'],
+    setting: 'workers',
+    message:
+      'each worker would keep its own bandwidth and access-key budgets (CORSWAY_BANDWIDTH_LIMIT, CORSWAY_KEYS limits), multiplying them; set CORSWAY_REDIS_URL so they share them, or run a single worker',
+    wrong: (c) =>
+      c.workers > 1 &&
+      !c.redisUrl &&
+      (c.bandwidthLimit !== null || c.keys.some((k) => k.rateLimit !== null || k.bandwidthLimit !== null)),
+  },
+  {
     reads: ['workers', 'metrics'],
     setting: 'workers',
     message:

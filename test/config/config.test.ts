@@ -211,6 +211,14 @@ describe('parseListen(HOST, PORT, CORSWAY_WORKERS)', () => {
       /CORSWAY_WORKERS: .*CORSWAY_RATE_LIMIT budget.*CORSWAY_REDIS_URL/,
     ],
     [{ CORSWAY_WORKERS: '3', CORSWAY_METRICS: 'on' }, /CORSWAY_WORKERS: each worker counts its own metrics/],
+    [
+      { CORSWAY_WORKERS: '2', CORSWAY_BANDWIDTH_LIMIT: '1048576/1d' },
+      /CORSWAY_WORKERS: each worker would keep its own bandwidth and access-key budgets.*CORSWAY_REDIS_URL/,
+    ],
+    [
+      { CORSWAY_WORKERS: '2', CORSWAY_KEYS: '[{"key": "app-key-0123456789", "rateLimit": "60/1m"}]' },
+      /CORSWAY_WORKERS: each worker would keep its own bandwidth and access-key budgets/,
+    ],
   ])('%j -> ConfigError: what one process keeps would split between workers', (env, message) => {
     expect(() => parseListen(env)).toThrow(message);
   });
