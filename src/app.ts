@@ -3,25 +3,42 @@ import { type Cache, createCache, maxEntryBytes } from './cache/layer.ts';
 import { memoryStore } from './cache/store.ts';
 import type { Config } from './config/config.ts';
 import { Abort } from './core/abort.ts';
-import { errorResponse } from './core/errors.ts';
-import { KEY_HEADER } from './core/keys.ts';
-import { asProxyError, checkOrigin, createProxy, forwardedScheme, type RequestRecord } from './core/proxy.ts';
-import type { Upstream } from './core/upstream.ts';
+import { errorResponse, ProxyError } from './core/errors.ts';
+import { asProxyError, type CorsProxy, checkPreflight, createProxy } from './core/proxy.ts';
+import type { RequestRecord } from './core/record.ts';
+import type { Cancellable, Upstream } from './core/upstream.ts';
 import { handleDiagnose } from './diagnose/diagnose.ts';
 import type { ByteLimiter } from './limiters/bandwidth.ts';
 import type { RateLimiter } from './limiters/rate-limit.ts';
 import { cacheMetrics, METRICS_CONTENT_TYPE, type Metrics, storeHealth } from './observe/metrics.ts';
+import { helpHtml, helpText } from './pages/help.ts';
+import { fetchLine, type Page, type RequestFacts, requestFacts, servedPages } from './routes.ts';
+
+/** A target's body the app can relay: a web stream, or a body that becomes one (the Node proxy's socket body). */
+export type Relayable = ReadableStream<Uint8Array> | (Cancellable & { stream(): ReadableStream<Uint8Array> });
 
 /** What the runtime lends the app. */
 export interface Capabilities {
-  /** Sends one request to a target (see upstream.ts). */
+  /** Sends one request to a target (see core/upstream.ts); the diagnosis uses it too. */
   readonly upstream: Upstream;
+  /**
+   * The process's one proxy, when the runtime builds it itself (Node: its
+   * listener shares it with the app, and so one limiter, one set of metrics
+   * and one cache, which it then passes as `cache` too, for /healthz and /metrics).
+   * @default one built here from `upstream` (behind `cache` when `CORSWAY_CACHE` is on), `limiter`, `bytes`, `log` and `metrics`
+   */
+  readonly proxy?: CorsProxy<Relayable>;
   /** Where budgets live. @default an in-memory limiter, when CORSWAY_RATE_LIMIT is set */
   readonly limiter?: RateLimiter;
   /** Where bandwidth budgets live. @default an in-memory store, when a bandwidth limit is set */
   readonly bytes?: ByteLimiter;
-  /** The client's address, as the runtime knows it. */
+  /** The address of the connection's peer, as the runtime knows it. */
   readonly clientAddress: (c: Context) => string;
+  /**
+   * Whether `X-Forwarded-For`/`-Proto` may name the client and its scheme.
+   * @default config.trustProxy (Workers pass false: Cloudflare already set the URL and CF-Connecting-IP)
+   */
+  readonly trustProxy?: boolean;
   /** Called once per proxied request, when its response body has ended. @default none */
   readonly log?: (record: RequestRecord) => void;
   /** Counters for `/metrics` (served when `CORSWAY_METRICS` is on). @default none */
@@ -43,13 +60,7 @@ export interface Capabilities {
   readonly declaredBodies?: boolean;
 }
 
-/** The paths the app answers itself, whatever the method; every other path names a target. */
-const OWN_PATHS = new Set(['/healthz', '/robots.txt', '/favicon.ico', '/metrics', '/diagnose']);
-
-/** Whether a request path (no query) is one of the app's own pages rather than a target. */
-export function isOwnPath(path: string): boolean {
-  return OWN_PATHS.has(path) || path.startsWith('/diagnose/');
-}
+const HTML = 'text/html; charset=UTF-8';
 
 /** Builds the proxy: one Hono app, the same on every runtime. */
 export function createApp(config: Config, caps: Capabilities): Hono {
@@ -61,91 +72,92 @@ export function createApp(config: Config, caps: Capabilities): Hono {
         maxEntryBytes: maxEntryBytes(config.cacheBytes),
       }))
     : null;
-  const upstream = cache?.upstream ?? caps.upstream;
-  const proxy = createProxy(config, {
-    upstream,
-    limiter: caps.limiter,
-    bytes: caps.bytes,
-    log,
-    metrics,
-    declaredBodies: caps.declaredBodies,
-  });
-  const app = new Hono();
+  const proxy: CorsProxy<Relayable> =
+    caps.proxy ??
+    createProxy(config, {
+      upstream: cache?.upstream ?? caps.upstream,
+      limiter: caps.limiter,
+      bytes: caps.bytes,
+      log,
+      metrics,
+      declaredBodies: caps.declaredBodies,
+    });
+  const trustProxy = caps.trustProxy ?? config.trustProxy;
+  const expected = `Bearer ${config.metricsToken}`;
+  const serves = servedPages(config.metrics && metrics !== undefined);
 
-  app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
-
-  app.get('/healthz', (c) => {
-    // The detail (an internal address, an error) goes to the log and /metrics only.
-    const status = caps.health?.() ? 'degraded: rate-limit store unreachable' : 'ok';
-    if (!cache) return c.text(status);
-    const { entries, bytes, hits, misses, coalesced } = cache.stats();
-    const held = entries === null ? '' : `entries=${entries} bytes=${bytes} `;
-    return c.text(`${status}\ncache: ${held}hits=${hits} misses=${misses} coalesced=${coalesced}\n`);
-  });
-  // The help page is fetched by people: keep crawlers from indexing proxied sites.
-  app.get('/robots.txt', (c) => c.text('User-agent: *\nDisallow: /\n'));
-  app.get('/favicon.ico', (c) => c.body(null, 404));
-
-  if (config.metrics && metrics) {
-    const expected = `Bearer ${config.metricsToken}`;
-    app.get('/metrics', (c) => {
+  /** The app's own pages (routes.ts names them), each answering GET and HEAD. */
+  const pages: Record<Page, (c: Context, facts: RequestFacts) => Response | Promise<Response>> = {
+    healthz: (c) => {
+      // The detail (an internal address, an error) goes to the log and /metrics only.
+      const status = caps.health?.() ? 'degraded: rate-limit store unreachable' : 'ok';
+      if (!cache) return c.text(status);
+      const { entries, bytes, hits, misses, coalesced } = cache.stats();
+      const held = entries === null ? '' : `entries=${entries} bytes=${bytes} `;
+      return c.text(`${status}\ncache: ${held}hits=${hits} misses=${misses} coalesced=${coalesced}\n`);
+    },
+    // The help page is fetched by people: keep crawlers from indexing proxied sites.
+    robots: (c) => c.text('User-agent: *\nDisallow: /\n'),
+    favicon: (c) => c.body(null, 404),
+    metrics: (c) => {
       if (!sameText(c.req.header('authorization') ?? '', expected)) {
         return c.text('/metrics needs the bearer token of CORSWAY_METRICS_TOKEN.\n', 401, {
           'www-authenticate': 'Bearer realm="corsway metrics"',
         });
       }
-      let body = caps.health ? metrics.render() + storeHealth(caps.health()) : metrics.render();
+      // Served only with counters (servedPages).
+      let body = metrics?.render() ?? '';
+      if (caps.health) body += storeHealth(caps.health());
       if (cache) body += cacheMetrics(cache.stats());
       return c.body(body, 200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' });
-    });
-  }
+    },
+    diagnose: (c, facts) =>
+      handleDiagnose(c.req.raw, facts, { config, upstream: caps.upstream, spendBudget: proxy.spendBudget }),
+  };
 
-  // Before the catch-all: /diagnose/<target> explains what a browser would block (diagnose.ts).
-  const diagnose = (c: Context) =>
-    handleDiagnose(c, {
-      config,
-      upstream: caps.upstream,
-      checkOrigin: (origin) => checkOrigin(config, origin),
-      spendBudget: () =>
-        proxy.spendBudget(
-          () => caps.clientAddress(c),
-          c.req.header('origin') ?? null,
-          c.req.header(KEY_HEADER) ?? null,
-        ),
-      client: () => caps.clientAddress(c),
-    });
-  app.get('/diagnose', diagnose);
-  app.get('/diagnose/*', diagnose);
+  const app = new Hono();
+  app.onError((error, c) => errorResponse(asProxyError(error), c.req.header('origin') ?? null));
 
   app.all('*', async (c) => {
     const req = c.req.raw;
-    // Everything after the mount point and its slash, query included, as sent.
-    // The mount point is '' at the root, '/proxy' under app.route('/proxy', ...),
-    // where '/proxy?url=...' has no slash before its query.
-    const base = c.req.routePath.replace(/\/?\*$/, '');
-    const rawUrl = req.url;
-    const pathStart = rawUrl.indexOf('/', rawUrl.indexOf('//') + 2);
-    const rest = rawUrl.slice(pathStart + base.length);
-    // Behind a TLS-terminating reverse proxy the socket is plain HTTP: the
-    // scheme the browser used is the one the operator's proxy says it saw.
-    const scheme =
-      forwardedScheme(config, c.req.header('x-forwarded-proto')) ?? rawUrl.slice(0, rawUrl.indexOf(':') + 1);
-    const answer = await proxy({
+    const facts = requestFacts(
+      fetchLine(req, {
+        // '' at the root, '/proxy' under app.route('/proxy', ...).
+        mount: c.req.routePath.replace(/\/?\*$/, ''),
+        trustProxy,
+        peer: () => caps.clientAddress(c),
+        serves,
+      }),
+    );
+    if (facts.kind === 'help') {
+      // The help page shows the active policy, so it is served to everyone, refused origins included.
+      return (req.headers.get('accept') ?? '').includes('text/html')
+        ? c.body(helpHtml(config, facts.base), 200, { 'content-type': HTML })
+        : c.text(helpText(config, facts.base));
+    }
+    if (facts.kind === 'page' && facts.page) {
+      if (req.method === 'GET' || req.method === 'HEAD') return pages[facts.page](c, facts);
+      const origin = req.headers.get('origin');
+      const preflight = checkPreflight(config, req.method, req.headers, origin);
+      if (preflight) return new Response(null, { status: 204, headers: preflight.headers.pairs() });
+      throw new ProxyError('method_not_allowed', `${facts.path} answers GET and HEAD only, not ${req.method}.`);
+    }
+
+    const answer = await proxy.handle({
       method: req.method,
-      target: rest.startsWith('/') ? rest.slice(1) : rest,
-      base: scheme + rawUrl.slice(rawUrl.indexOf(':') + 1, pathStart) + base,
+      target: facts.target,
+      base: facts.base,
       headers: req.headers,
-      // On Node, reading `body` builds a whole WHATWG Request: the method is tested first.
-      body: req.method === 'GET' || req.method === 'HEAD' ? null : req.body,
+      body: facts.hasBody ? req.body : null,
       abort: Abort.following(req.signal),
-      client: () => caps.clientAddress(c),
+      client: facts.client,
       background: (work) => waitUntil(c, work),
     });
-    let body = answer.body;
-    if (body === null || typeof body === 'string') {
-      answer.sent(body === null ? 0 : new TextEncoder().encode(body).byteLength);
-      return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
+    if (answer.body === null || typeof answer.body === 'string') {
+      answer.sent(answer.body === null ? 0 : new TextEncoder().encode(answer.body).byteLength);
+      return new Response(answer.body, { status: answer.status, headers: answer.headers.pairs() });
     }
+    let body = 'getReader' in answer.body ? answer.body : answer.body.stream();
     // A declared length over the limit was refused before sending: only bodies of unknown length are counted.
     if (answer.limit && !answer.headers.has('content-length')) body = body.pipeThrough(byteLimit(answer.limit));
     if (log || metrics || answer.progress) body = counted(body, answer.sent, answer.progress);

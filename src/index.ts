@@ -3,9 +3,8 @@ import { type Capabilities, createApp } from './app.ts';
 import { appliesTo, type Config, ConfigError, parseSettings } from './config/config.ts';
 import type { OptionType } from './config/kinds.ts';
 import { SETTINGS, type SettingOptions } from './config/settings.ts';
-import { socketClientAddress } from './core/address.ts';
 import { fetchUpstream } from './core/fetch-upstream.ts';
-import type { RequestRecord } from './core/proxy.ts';
+import type { RequestRecord } from './core/record.ts';
 import type { Upstream } from './core/upstream.ts';
 import type { RateLimiter } from './limiters/rate-limit.ts';
 import type { Metrics } from './observe/metrics.ts';
@@ -13,7 +12,7 @@ import type { Metrics } from './observe/metrics.ts';
 export type { AccessKeyOption } from './config/kinds.ts';
 export type { RequestBody } from './core/body.ts';
 export { fetchUpstream } from './core/fetch-upstream.ts';
-export type { RequestRecord } from './core/proxy.ts';
+export type { RequestRecord } from './core/record.ts';
 export type { Upstream, UpstreamRequest, UpstreamResponse } from './core/upstream.ts';
 export type { RateLimitDecision, RateLimiter } from './limiters/rate-limit.ts';
 export { createMetrics, type Metrics } from './observe/metrics.ts';
@@ -87,14 +86,14 @@ function configOf(options: CorswayOptions): Config {
   }
 }
 
-/** The client's address where the runtime tells it; see `CorswayOptions.clientAddress`. */
-function defaultClientAddress(trustProxy: boolean): (c: Context) => string {
+/** The peer's address where the runtime tells it (routes.ts applies `trustProxy`); see `CorswayOptions.clientAddress`. */
+function defaultClientAddress(): (c: Context) => string {
   const onWorkers =
     (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
   return (c) => {
     if (onWorkers) return c.req.header('cf-connecting-ip') ?? '';
     const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-    return socketClientAddress(env?.incoming?.socket?.remoteAddress ?? '', c.req.header('x-forwarded-for'), trustProxy);
+    return env?.incoming?.socket?.remoteAddress ?? '';
   };
 }
 
@@ -108,7 +107,7 @@ export function corsway(options: CorswayOptions = {}): Hono {
   const config = configOf(options);
   const caps: Capabilities = {
     upstream: options.upstream ?? fetchUpstream,
-    clientAddress: options.clientAddress ?? defaultClientAddress(config.trustProxy),
+    clientAddress: options.clientAddress ?? defaultClientAddress(),
     ...(options.limiter && { limiter: options.limiter }),
     ...(options.log && { log: options.log }),
     ...(options.metrics && { metrics: options.metrics }),

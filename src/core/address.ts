@@ -63,6 +63,14 @@ export function isIPLiteral(host: string): boolean {
   return isValidIP(text);
 }
 
+/** True for 127.0.0.0/8 and ::1 (brackets allowed): the loopback a browser trusts as secure. */
+export function isLoopbackAddress(host: string): boolean {
+  const text = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (!isValidIP(text)) return false;
+  const ip = ipaddr.parse(text);
+  return ip.kind() === 'ipv4' ? ip.range() === 'loopback' : ip.toNormalizedString() === '0:0:0:0:0:0:0:1';
+}
+
 /**
  * The rate-limit key for a client address: IPv6 clients by their /64, since one
  * subscriber usually holds a whole /64 and could rotate through it.

@@ -91,3 +91,10 @@ export class Fields implements HeaderMap {
     return pairs;
   }
 }
+
+/** RFC 9110 5.6.2 `token`: what a method or a header name is made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function isToken(text: string): boolean {
+  return TOKEN.test(text);
+}

@@ -1,7 +1,10 @@
+import { normalHost } from './host.ts';
+
 /**
  * Origin allow/block lists. Entries are parsed once at startup into matchers;
- * a request's `Origin` is compared on its parsed scheme, host and port, so
- * case, default ports and a trailing slash in an entry make no difference.
+ * a request's `Origin` is compared on its parsed scheme, host and port, both
+ * sides normalised alike (host.ts), so case, IDNA, default ports, a trailing
+ * dot and a trailing slash in an entry make no difference.
  */
 
 /** Decides whether a request `Origin` header value is on a list. */
@@ -48,9 +51,10 @@ export function parseOriginPattern(entry: string): Pattern | typeof OPAQUE {
   if (url.hostname.includes('*') || (wildcard && IP_LITERAL.test(url.hostname))) {
     throw new TypeError(`"${entry}": a wildcard is written only as a leading "*." before a domain name`);
   }
+  const host = normalHost(url.hostname);
   return {
     protocol: url.protocol,
-    host: wildcard ? `.${url.hostname}` : url.hostname,
+    host: wildcard ? `.${host}` : host,
     wildcard,
     port: url.port,
   };
@@ -64,12 +68,13 @@ export function originMatcher(patterns: ReadonlyArray<Pattern | typeof OPAQUE>):
     if (origin === OPAQUE) return allowOpaque;
     const url = parseOrigin(origin);
     if (!url) return false;
+    const host = normalHost(url.hostname);
     return list.some(
       (p) =>
         p.protocol === url.protocol &&
         p.port === url.port &&
         // `.example.com` as a suffix: never `example.com` itself nor `evil-example.com`.
-        (p.wildcard ? url.hostname.endsWith(p.host) : url.hostname === p.host),
+        (p.wildcard ? host.endsWith(p.host) : host === p.host),
     );
   };
 }

@@ -9,7 +9,6 @@ import {
   usesBudgets,
 } from '../limiters/rate-limit.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { helpHtml, helpText } from '../pages/help.ts';
 import type { Abort } from './abort.ts';
 import { clientKey } from './address.ts';
 import { type BodySource, type ClientBody, checkDeclaredLength, ReplayableBody } from './body.ts';
@@ -17,67 +16,44 @@ import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
 import { declaredBody, declaredLength } from './declared-body.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { Fields, type HeaderMap } from './fields.ts';
-import { hasLooped, requestHeaders, responseHeaders } from './headers.ts';
+import { requestHeaders, responseHeaders } from './headers.ts';
 import { KEY_HEADER, keyRing, type ValidKey } from './keys.ts';
 import { contentPolicyOf } from './media-type.ts';
+import { checkOrigin, checkRequest } from './policy.ts';
+import type { RequestRecord } from './record.ts';
 import { parseTarget } from './target.ts';
 import { targetHeaderTable } from './target-headers.ts';
 import { type Cancellable, forward, type Upstream } from './upstream.ts';
 
 /*
  * The proxy itself, on any runtime: a request to a target in, the answer to
- * send out. The Hono app (app.ts) calls it with WHATWG objects; the Node entry
- * (node-proxy.ts) calls it straight from node:http, without building a Request
- * or a Response for every proxied request.
+ * send out. The Hono app (app.ts) calls it with WHATWG objects; the Node
+ * listener (node/listener.ts) calls it straight from node:http, without
+ * building a Request or a Response for every proxied request. Its steps, in
+ * order: the request rules (policy.ts), the access key and budgets, the
+ * target and its body, forward (the target rules on every hop), the target's
+ * answer examined before any of it is relayed, the headers to relay.
  */
 
-/** What a request handled by the proxy did, for access logs and metrics. */
-export interface RequestRecord {
-  readonly method: string;
-  /** The client's rate-limit key: its address (an IPv6 client's /64). */
-  readonly client: string;
-  /** The request's `Origin` header. */
-  readonly origin: string | null;
-  /**
-   * The fingerprint of the access key used (first 8 hex digits of its
-   * SHA-256), never the key; absent for an anonymous request.
-   */
-  readonly key?: string;
-  /**
-   * The target's origin; its whole URL only with `CORSWAY_LOG_TARGET_URL` on,
-   * since paths and queries may carry secrets.
-   */
-  readonly target: string | null;
-  readonly status: number;
-  /** Response body bytes sent to the client. */
-  readonly bytes: number;
-  /** The refusal code (SPEC), when the proxy refused or failed. */
-  readonly error: string | null;
-  /** From the request's arrival until its response body ended. */
-  readonly ms: number;
-  /** Until the target's response headers arrived, redirects included; null when none answered. */
-  readonly upstreamMs: number | null;
-}
-
-/** A request to the proxy, as the runtime read it. */
+/** A request to the proxy, as the front door (routes.ts) described it. */
 export interface Incoming {
   readonly method: string;
-  /** Everything after the proxy's mount point and its slash, query included, as sent. */
+  /** What names the target, as sent (RequestFacts.target). */
   readonly target: string;
-  /** The proxy's own URL up to its mount point (`https://proxy.example`), for Location and the help page. */
+  /** The proxy's own URL up to its mount point (`https://proxy.example`), for Location. */
   readonly base: string;
   readonly headers: HeaderMap;
   /** The request body; null when there is none. */
   readonly body: BodySource | null;
   /** Aborted by the runtime when the client goes away. */
   readonly abort: Abort;
-  /** The client's address, as the runtime knows it. */
+  /** The client's address (RequestFacts.client), read lazily. */
   readonly client: () => string;
   /** Keeps work alive past the response (a Worker's `waitUntil`). @default the work just runs */
   readonly background?: (work: Promise<unknown>) => void;
 }
 
-/** The response to send: the target's, or the proxy's own (help page, preflight, refusal). */
+/** The response to send: the target's, or the proxy's own (preflight, refusal). */
 export interface Answer<Body> {
   readonly status: number;
   readonly headers: Fields;
@@ -97,14 +73,10 @@ export interface Answer<Body> {
 /** What the runtime lends the proxy. */
 export interface ProxyCapabilities<Body extends Cancellable> {
   readonly upstream: Upstream<Body>;
-  /**
-   * Where budgets live. Two proxies that share budgets (the Node entry's and
-   * its app's) must be given the same one.
-   * @default an in-memory limiter, when CORSWAY_RATE_LIMIT is set
-   */
+  /** Where budgets live. @default an in-memory limiter, when CORSWAY_RATE_LIMIT is set */
   readonly limiter?: RateLimiter;
   /**
-   * Where bandwidth budgets live; shared like `limiter`.
+   * Where bandwidth budgets live.
    * @default an in-memory store, when a bandwidth limit is set
    */
   readonly bytes?: ByteLimiter;
@@ -119,9 +91,10 @@ export interface ProxyCapabilities<Body extends Cancellable> {
   readonly declaredBodies?: boolean;
 }
 
+/** One per process: every route that proxies or spends a budget uses the same one. */
 export interface CorsProxy<Body> {
-  /** Answers one request. */
-  (request: Incoming): Promise<Answer<Body>>;
+  /** Answers one request to a target. */
+  handle(request: Incoming): Promise<Answer<Body>>;
   /**
    * Checks the request's access key and spends one unit of its budget for a
    * route beside the proxy (the diagnosis): the RateLimit headers to send, or
@@ -134,11 +107,8 @@ export interface CorsProxy<Body> {
   ): Promise<Record<string, string>>;
 }
 
-const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
 /** Statuses whose responses have no body (Fetch standard "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-const HTML = 'text/html; charset=UTF-8';
-const TEXT = 'text/plain; charset=UTF-8';
 const ignore = () => {};
 
 /** Builds the proxy from the parsed config and what the runtime lends it. */
@@ -191,7 +161,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     };
     return withSent(answer, sent);
   };
-  return Object.assign(proxy, { spendBudget });
+  return { handle: proxy, spendBudget };
 
   async function handle(req: Incoming, origin: string | null, trace: Trace): Promise<Omit<Answer<Body>, 'sent'>> {
     const answer = await answerFor(req, origin, trace);
@@ -206,53 +176,10 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     origin: string | null,
     trace: Trace,
   ): Promise<Omit<Answer<Body>, 'sent' | 'progress'> & { progress: null }> {
-    const { method, headers: incoming, target: raw } = req;
-    const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
-    // The help page shows the active policy, so it is served to everyone, refused origins included.
-    if ((raw === '' || (raw.startsWith('?') && urlParam === null)) && method === 'GET') {
-      const html = (incoming.get('accept') ?? '').includes('text/html');
-      return {
-        status: 200,
-        headers: new Fields({ 'content-type': html ? HTML : TEXT }),
-        body: html ? helpHtml(config, req.base) : helpText(config, req.base),
-        limit: 0,
-        progress: null,
-      };
-    }
-
-    checkOrigin(config, origin);
-    if (isPreflight(method, incoming)) {
-      return {
-        status: 204,
-        headers: new Fields(preflightFields(incoming, config.maxAge)),
-        body: null,
-        limit: 0,
-        progress: null,
-      };
-    }
-
-    if (REFUSED_METHODS.has(method)) {
-      throw new ProxyError('method_not_allowed', `${method} requests are not proxied.`);
-    }
-    // Upgrade is hop-by-hop: forwarded without it, a WebSocket handshake would silently become a plain GET.
-    if (incoming.get('upgrade')?.toLowerCase() === 'websocket') {
-      throw new ProxyError(
-        'method_not_allowed',
-        'WebSocket connections are not proxied: this proxy relays HTTP requests only. Connect to the target directly (browsers allow cross-origin WebSockets).',
-      );
-    }
-    if (config.requireHeader.length > 0 && !config.requireHeader.some((h) => incoming.has(h))) {
-      throw new ProxyError(
-        'missing_header',
-        `This proxy requires one of these request headers: ${config.requireHeader.join(', ')}. Browsers send Origin on cross-origin requests; from other clients, add one of them.`,
-      );
-    }
-    if (hasLooped(incoming)) {
-      throw new ProxyError(
-        'loop_detected',
-        'This request already passed through this proxy; the target points back at the proxy itself.',
-      );
-    }
+    const { method, headers: incoming } = req;
+    const preflight = checkPreflight(config, method, incoming, origin);
+    if (preflight) return { ...preflight, progress: null };
+    checkRequest(config, method, incoming);
 
     const key = await identify(incoming.get(KEY_HEADER), origin);
     trace.key = key;
@@ -261,7 +188,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       const { name, spec } = budget.bytes;
       trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
     }
-    const url = parseTarget(urlParam ?? raw);
+    const url = parseTarget(req.target);
     trace.target = url;
 
     let body: ClientBody | null = null;
@@ -475,24 +402,17 @@ export function asProxyError(error: unknown): ProxyError {
 }
 
 /**
- * The scheme a TLS-terminating reverse proxy says the browser used
- * (`X-Forwarded-Proto`, last entry), trusted only with CORSWAY_TRUST_PROXY.
+ * The answer to a preflight, or null when the request is none; the origin
+ * rule comes first, so a refused origin's preflight is a 403.
+ * @throws ProxyError `origin_not_allowed`.
  */
-export function forwardedScheme(config: Config, header: string | null | undefined): 'http:' | 'https:' | undefined {
-  if (!config.trustProxy || !header) return undefined;
-  const proto = header.split(',').at(-1)?.trim();
-  return proto === 'https' || proto === 'http' ? `${proto}:` : undefined;
-}
-
-export function checkOrigin(config: Config, origin: string | null): void {
-  const blocked = origin !== null && config.blockOrigins?.(origin);
-  const allowed = !config.allowOrigins || (origin !== null && config.allowOrigins(origin));
-  if (blocked || !allowed) {
-    throw new ProxyError(
-      'origin_not_allowed',
-      origin === null
-        ? 'This proxy only serves the web pages its operator allowed, and this request has no Origin header.'
-        : `This proxy does not serve pages from ${origin}; its operator allows only certain origins (CORSWAY_ALLOW_ORIGINS, CORSWAY_BLOCK_ORIGINS).`,
-    );
-  }
+export function checkPreflight(
+  config: Config,
+  method: string,
+  headers: HeaderMap,
+  origin: string | null,
+): { status: number; headers: Fields; body: null; limit: number } | null {
+  checkOrigin(config, origin);
+  if (!isPreflight(method, headers)) return null;
+  return { status: 204, headers: new Fields(preflightFields(headers, config.maxAge)), body: null, limit: 0 };
 }

@@ -1,5 +1,6 @@
 import { isIPLiteral, isPublicAddress } from './address.ts';
 import { ProxyError } from './errors.ts';
+import { nameTooLong, normalHost } from './host.ts';
 
 /** Decides whether a target hostname is on `CORSWAY_ALLOW_TARGETS`. */
 export type HostMatcher = (hostname: string) => boolean;
@@ -23,12 +24,13 @@ export function parseHostPattern(entry: string): HostPattern {
   if (!hostname || /[/:@?#]/.test(entry.replace(/^\[.*\]$/, ''))) {
     throw new TypeError(`"${entry}" is not a host name; write it like api.example.com or *.example.com`);
   }
-  return { host: wildcard ? `.${hostname}` : hostname, wildcard };
+  const host = normalHost(hostname);
+  return { host: wildcard ? `.${host}` : host, wildcard };
 }
 
 export function hostMatcher(patterns: readonly HostPattern[]): HostMatcher {
   return (hostname) => {
-    const host = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+    const host = normalHost(hostname);
     return patterns.some((p) => (p.wildcard ? host.endsWith(p.host) : host === p.host));
   };
 }
@@ -95,16 +97,8 @@ export function parseTarget(raw: string): URL {
       `"${truncate(raw)}" is not a valid URL (check the host name and the port, which must be 1 to 65535).`,
     );
   }
-  if (url.username || url.password) {
-    throw invalid('The target URL contains a user name or password; send credentials in a header instead.');
-  }
   if (url.port === '0') throw invalid('Port 0 is not a valid target port.');
-  const host = url.hostname.replace(/\.$/, '');
-  if (!isIPLiteral(host) && !isLocalhost(host) && !/^[^.]+(\.[^.]+)+$/.test(host)) {
-    throw invalid(
-      `"${url.hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
-    );
-  }
+  checkTargetSyntax(url);
   // A fragment never reaches a server (RFC 9110 4.2.4); keep it out of X-Request-URL too.
   url.hash = '';
   return url;
@@ -116,8 +110,29 @@ function truncate(text: string): string {
 
 /** `localhost` and `*.localhost` always mean loopback (RFC 6761 6.3). */
 export function isLocalhost(hostname: string): boolean {
-  const host = hostname.replace(/\.$/, '').toLowerCase();
+  const host = normalHost(hostname);
   return host === 'localhost' || host.endsWith('.localhost');
+}
+
+/**
+ * What makes a URL no target at all, whatever the policy: userinfo, and a
+ * host that is neither an IP literal nor a DNS name with a dot that could
+ * resolve (labels of 63 octets, 253 in all).
+ * @throws ProxyError `invalid_target`.
+ */
+export function checkTargetSyntax(url: URL): void {
+  if (url.username || url.password) {
+    throw invalid('The target URL contains a user name or password; send credentials in a header instead.');
+  }
+  const host = normalHost(url.hostname);
+  if (isIPLiteral(host)) return;
+  if (!isLocalhost(host) && !/^[^.]+(\.[^.]+)+$/.test(host)) {
+    throw invalid(
+      `"${url.hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
+    );
+  }
+  const tooLong = nameTooLong(host);
+  if (tooLong) throw invalid(`"${truncate(url.hostname)}" is not a valid host name: ${tooLong}.`);
 }
 
 /**
@@ -137,10 +152,11 @@ export interface TargetPolicy {
 }
 
 /**
- * The checks every hop (first URL and each redirect) must pass before a
- * connection is opened. Names that need DNS are checked again at connect time
- * by the runtime's upstream (see node-upstream.ts).
- * @throws ProxyError `target_not_allowed`.
+ * The target rules, which the first URL and every redirect hop pass before a
+ * connection is opened: scheme, host syntax, userinfo, bad ports,
+ * CORSWAY_ALLOW_TARGETS, addresses. Names that need DNS are checked again at
+ * connect time by the runtime's upstream (see node/upstream.ts).
+ * @throws ProxyError `invalid_target` or `target_not_allowed`.
  */
 export function checkTarget(url: URL, policy: TargetPolicy): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -149,6 +165,7 @@ export function checkTarget(url: URL, policy: TargetPolicy): void {
       `Only http:// and https:// targets can be proxied, not ${url.protocol}.`,
     );
   }
+  checkTargetSyntax(url);
   if (url.port && BAD_PORTS.has(Number(url.port))) {
     throw new ProxyError(
       'target_not_allowed',
@@ -162,7 +179,7 @@ export function checkTarget(url: URL, policy: TargetPolicy): void {
     );
   }
   if (policy.allowPrivateNetwork) return;
-  const host = url.hostname.replace(/\.$/, '');
+  const host = normalHost(url.hostname);
   if (isLocalhost(host) || (isIPLiteral(host) && !isPublicAddress(host))) {
     throw privateTarget(url.hostname);
   }

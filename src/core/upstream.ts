@@ -97,7 +97,8 @@ class Hop implements UpstreamRequest {
   }
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Fetch "redirect status": with a Location, the proxy follows it (and a browser would). */
+export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** Headers describing a body, dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
@@ -131,7 +132,7 @@ export async function forward<Body extends Cancellable>(
   let { url, method, headers, body } = first;
   try {
     for (let hop = 0; ; hop++) {
-      checkTarget(url, options.policy);
+      checkHop(url, options.policy, hop);
       const hopHeaders = withTargetHeaders(headers, url, options.targetHeaders);
       const response = await upstream(new Hop(url, method, hopHeaders, body?.hop() ?? null, abort, first.client));
       // A runtime may end the upload cleanly when the body stream errors
@@ -141,7 +142,7 @@ export async function forward<Body extends Cancellable>(
         throw body.error;
       }
       const location = response.headers.get('location');
-      if (!REDIRECTS.has(response.status) || location === null) return { response, url };
+      if (!REDIRECT_STATUSES.has(response.status) || location === null) return { response, url };
 
       // Fetch standard, HTTP-redirect fetch step 12: 301/302 turn POST, and 303
       // turns anything but GET/HEAD, into a GET without body; the rest keep both.
@@ -160,15 +161,8 @@ export async function forward<Body extends Cancellable>(
         await body.settle(5_000);
         return { response, url };
       }
-      if (hop >= options.maxRedirects) {
-        await response.body?.cancel();
-        throw new ProxyError(
-          'upstream_failed',
-          `The target redirected more than ${options.maxRedirects} times (CORSWAY_MAX_REDIRECTS); it may be a redirect loop.`,
-        );
-      }
       await response.body?.cancel();
-      const next = resolveLocation(location, url);
+      const next = nextHop(location, url, hop, options.maxRedirects);
       headers = new Fields(headers);
       if (next.origin !== url.origin) headers.delete('authorization');
       if (toGet) {
@@ -202,11 +196,38 @@ function withTargetHeaders(headers: Fields, url: URL, targetHeaders: TargetHeade
   return hop;
 }
 
-function resolveLocation(location: string, base: URL): URL {
+/**
+ * The URL a redirect leads to, when one more may be followed.
+ * @throws ProxyError `upstream_failed` past `maxRedirects`, or for a Location that is no URL.
+ */
+export function nextHop(location: string, from: URL, hop: number, maxRedirects: number): URL {
+  if (hop >= maxRedirects) {
+    throw new ProxyError(
+      'upstream_failed',
+      `The target redirected more than ${maxRedirects} times (CORSWAY_MAX_REDIRECTS); it may be a redirect loop.`,
+    );
+  }
   try {
-    return new URL(location, base);
+    return new URL(location, from);
   } catch {
     throw new ProxyError('upstream_failed', 'The target redirected to a Location that is not a valid URL.');
+  }
+}
+
+/**
+ * The target rules for one hop: the first URL, or where a redirect leads,
+ * said so the client knows the URL it gave was not the one refused.
+ */
+export function checkHop(url: URL, policy: TargetPolicy, hop: number): void {
+  if (hop === 0) {
+    checkTarget(url, policy);
+    return;
+  }
+  try {
+    checkTarget(url, policy);
+  } catch (error) {
+    if (!(error instanceof ProxyError)) throw error;
+    throw new ProxyError(error.code, `The target redirected to a URL this proxy refuses: ${error.message}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { html } from 'hono/html';
 import { type Fragment, layout } from '../pages/layout.ts';
-import type { Diagnosis, Fields, Step } from './diagnose.ts';
+import type { Diagnosis, Fields, Step } from './types.ts';
 
 /*
  * The diagnosis as the proxy's own HTML page, in the shared layout. Everything

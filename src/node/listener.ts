@@ -1,31 +1,49 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { isOwnPath } from '../app.ts';
 import type { Config } from '../config/config.ts';
 import { Abort } from '../core/abort.ts';
-import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { Fields } from '../core/fields.ts';
-import { type Answer, type CorsProxy, forwardedScheme } from '../core/proxy.ts';
+import type { Answer, CorsProxy } from '../core/proxy.ts';
+import { type RequestFacts, requestFacts, servedPages } from '../routes.ts';
 import type { NodeBody } from './stream-body.ts';
 
 /**
- * The Node server's request listener. Proxied requests go from node:http
- * straight to the proxy and back, the target's body from undici's socket
- * straight into the client's response: no WHATWG Request, Response or
- * stream per request, which on Node 20 cost more than the rest of the work.
- * The app's own pages (help aside), and request targets that are not a path,
- * go to `app`, the Hono app's listener.
+ * The Node server's request listener, its front door. Proxied requests go
+ * from node:http straight to the proxy and back, the target's body from
+ * undici's socket straight into the client's response: no WHATWG Request,
+ * Response or stream per request, which on Node 20 cost more than the rest
+ * of the work. The app's own pages and the help page go to `app`, the Hono
+ * app's listener, which shares `proxy`.
  */
-export function nodeProxy(proxy: CorsProxy<NodeBody>, config: Config, app: RequestListener): RequestListener {
+export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: RequestListener): RequestListener {
+  const serves = servedPages(config.metrics);
   return (req, res) => {
-    const path = req.url ?? '';
-    const query = path.indexOf('?');
-    if (!path.startsWith('/') || isOwnPath(query === -1 ? path : path.slice(0, query))) {
+    const headers = Fields.fromRaw(req.rawHeaders);
+    let facts: RequestFacts;
+    try {
+      facts = requestFacts({
+        method: req.method ?? 'GET',
+        target: req.url ?? '/',
+        origin: `http://${headers.get('host') ?? 'localhost'}`,
+        headers,
+        trustProxy: config.trustProxy,
+        peer: () => req.socket.remoteAddress ?? '',
+        serves,
+      });
+    } catch (error) {
+      if (!(error instanceof ProxyError)) throw error;
+      const origin = headers.get('origin');
+      send({ ...refusal(error, origin), limit: 0, sent: () => {}, progress: null }, res, origin);
+      return;
+    }
+    if (facts.kind !== 'target') {
+      // The app builds its URL from Host and this origin-form target, never from an
+      // absolute-form one; @hono/node-server answers a bare 400 to a raw backslash.
+      req.url = `${facts.path.replaceAll('\\', '%5C')}${facts.query ? `?${facts.query}` : ''}`;
       app(req, res);
       return;
     }
-    const headers = Fields.fromRaw(req.rawHeaders);
-    ask(proxy, config, req, res, headers).then(
+    ask(proxy, facts, req, res, headers).then(
       (answer) => send(answer, res, headers.get('origin')),
       (error: unknown) => {
         console.error(error);
@@ -38,7 +56,7 @@ export function nodeProxy(proxy: CorsProxy<NodeBody>, config: Config, app: Reque
 /** Asks the proxy core for its answer to a request read from node:http. */
 function ask(
   proxy: CorsProxy<NodeBody>,
-  config: Config,
+  facts: RequestFacts,
   req: IncomingMessage,
   res: ServerResponse,
   headers: Fields,
@@ -51,21 +69,14 @@ function ask(
     if (res.destroyed) gone();
     else res.once('close', gone);
   });
-  const length = headers.get('content-length');
-  const scheme = forwardedScheme(config, headers.get('x-forwarded-proto')) ?? 'http:';
-  return proxy({
+  return proxy.handle({
     method: req.method ?? 'GET',
-    target: (req.url as string).slice(1),
-    base: `${scheme}//${headers.get('host') ?? 'localhost'}`,
+    target: facts.target,
+    base: facts.base,
     headers,
-    body: (length !== null ? length !== '0' : headers.has('transfer-encoding')) ? req : null,
+    body: facts.hasBody ? req : null,
     abort,
-    client: () =>
-      socketClientAddress(
-        req.socket.remoteAddress ?? '',
-        headers.get('x-forwarded-for') ?? undefined,
-        config.trustProxy,
-      ),
+    client: facts.client,
   });
 }
 

@@ -8,7 +8,6 @@ import { createApp } from '../app.ts';
 import { createCache, maxEntryBytes } from '../cache/layer.ts';
 import { memoryStore } from '../cache/store.ts';
 import type { Config, Listen } from '../config/config.ts';
-import { socketClientAddress } from '../core/address.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { createProxy } from '../core/proxy.ts';
 import type { Upstream } from '../core/upstream.ts';
@@ -16,7 +15,7 @@ import { memoryByteLimiter } from '../limiters/bandwidth.ts';
 import { memoryLimiter, usesBudgets } from '../limiters/rate-limit.ts';
 import { accessLogger } from '../observe/access-log.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import { nodeProxy } from './listener.ts';
+import { nodeListener } from './listener.ts';
 import { announce, listenFailure } from './startup.ts';
 import { NODE_BODIES, type NodeBody } from './stream-body.ts';
 import { egressFromEnv, nodeUpstream } from './upstream.ts';
@@ -55,7 +54,7 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   const egress = egressFromEnv(process.env);
   const { upstream, socketUpstream, close } = nodeUpstream({ ...config, egress });
   const metrics = config.metrics ? createMetrics() : undefined;
-  // Without a URL, budgets stay in this process's memory, shared by the proxy and the app.
+  // Without a URL, budgets stay in this process's memory.
   // Loaded only when used: the Redis client alone adds about 24 MB of resident memory.
   const budgets = usesBudgets(config);
   const redis =
@@ -74,23 +73,21 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
         bodies: NODE_BODIES,
       })
     : null;
+  // One proxy for the process: the listener's fast path and the app's pages share its budgets, metrics and cache.
+  const proxy = createProxy(config, { upstream: cache?.upstream ?? socketUpstream, limiter, bytes, log, metrics });
   const app = createApp(config, {
     upstream,
+    proxy,
     cache: cache ? { upstream: webBodies(cache.upstream), stats: cache.stats } : undefined,
-    clientAddress: (c: Context<{ Bindings: HttpBindings }>) =>
-      socketClientAddress(
-        c.env.incoming.socket.remoteAddress ?? '',
-        c.req.header('x-forwarded-for'),
-        config.trustProxy,
-      ),
-    log,
-    metrics,
     limiter,
     bytes,
+    log,
+    metrics,
+    clientAddress: (c: Context<{ Bindings: HttpBindings }>) => c.env.incoming.socket.remoteAddress ?? '',
     health: redis?.problem,
   });
-  const proxy = createProxy(config, { upstream: cache?.upstream ?? socketUpstream, limiter, bytes, log, metrics });
-  const server = createServer(SERVER_LIMITS, nodeProxy(proxy, config, getRequestListener(app.fetch)));
+
+  const server = createServer(SERVER_LIMITS, nodeListener(proxy, config, getRequestListener(app.fetch)));
   const failed = (error: NodeJS.ErrnoException) => exitUnlistened(listenFailure(error, listen));
   server.once('error', failed);
   server.listen(listen.port, listen.host, () => {
@@ -112,17 +109,21 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   // cannot carry that method): refuse it here with the app's own 405.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => {});
-    const { status, headers, body } = refusal(
+    refuseOnSocket(
+      socket,
       new ProxyError('method_not_allowed', 'CONNECT requests are not proxied.'),
-      req.headers.origin ?? null,
+      req.headers.origin,
     );
-    const head = headers
-      .pairs()
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('');
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+  });
+  // What node:http refuses before any listener sees a request (oversized or
+  // malformed heads, slow clients) is answered in the SPEC's JSON too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    socket.on('error', () => {});
+    const refused = clientRefusal(error.code);
+    // A response already under way on this socket cannot be followed by another.
+    const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (refused && socket.writable && !busy) refuseOnSocket(socket, refused, undefined);
+    else socket.destroy();
   });
 
   let stopping = false;
@@ -155,4 +156,31 @@ function exitUnlistened(message: string): void {
   }
   console.error(message);
   process.exit(1);
+}
+
+/** The SPEC's refusal for what node:http's parser rejects; null when the client is gone. */
+function clientRefusal(code: string | undefined): ProxyError | null {
+  if (code === 'ECONNRESET') return null;
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return new ProxyError(
+      'headers_too_large',
+      `The request line and headers are larger than this proxy reads (${SERVER_LIMITS.maxHeaderSize} bytes).`,
+    );
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new ProxyError('request_timeout', 'The request did not arrive in time; the connection is closed.');
+  }
+  return new ProxyError('invalid_target', 'The request is not well-formed HTTP/1.1, so the proxy cannot read it.');
+}
+
+/** Writes a refusal straight to a socket no listener took, and closes it. */
+function refuseOnSocket(socket: Duplex, error: ProxyError, origin: string | string[] | undefined): void {
+  const { status, headers, body } = refusal(error, typeof origin === 'string' ? origin : null);
+  const head = headers
+    .pairs()
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

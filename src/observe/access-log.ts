@@ -1,5 +1,5 @@
 import type { LogLevel } from '../config/config.ts';
-import type { RequestRecord } from '../core/proxy.ts';
+import type { RequestRecord } from '../core/record.ts';
 
 const SEVERITY: Record<LogLevel, number> = { info: 0, warn: 1, error: 2, silent: 3 };
 

@@ -1,5 +1,5 @@
 import type { CacheStats } from '../cache/layer.ts';
-import type { RequestRecord } from '../core/proxy.ts';
+import type { RequestRecord } from '../core/record.ts';
 
 /*
  * Prometheus counters kept in memory, rendered in the text exposition format

@@ -24,6 +24,8 @@ function build(env: Env): Handler | ProxyError {
       health,
       declaredBodies: true,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
+      // Cloudflare sets the URL's scheme and CF-Connecting-IP; forwarding headers are the client's own.
+      trustProxy: false,
       // Per data centre; coalescing of concurrent misses is per isolate.
       cache: config.cache
         ? createCache(upstream, {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Diagnosis } from '../../src/diagnose/diagnose.ts';
+import type { Diagnosis } from '../../src/diagnose/types.ts';
 import { permissive } from '../support/cors-target.ts';
 import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
 import { startProxyEarly } from '../support/suite-proxy.ts';

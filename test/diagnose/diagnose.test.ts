@@ -2,7 +2,9 @@ import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/config/config.ts';
 import { ProxyError } from '../../src/core/errors.ts';
 import type { Upstream, UpstreamRequest } from '../../src/core/upstream.ts';
-import { type Diagnosis, diagnoseQuestion, type Fields, type Run, readQuestion } from '../../src/diagnose/diagnose.ts';
+import { readQuestion } from '../../src/diagnose/params.ts';
+import { diagnoseQuestion, type Run } from '../../src/diagnose/probe.ts';
+import type { Diagnosis, Fields } from '../../src/diagnose/types.ts';
 
 /*
  * The diagnosis with an injected upstream: no network. Each test answers the
@@ -23,7 +25,8 @@ function runWith(
     return { status, headers: new Headers(headers), body: null };
   };
   const run: Run = {
-    deps: { config: parseConfig(env), upstream, checkOrigin: () => {}, spendBudget: async () => ({}) },
+    config: parseConfig(env),
+    upstream,
     signal: new AbortController().signal,
     userAgent: null,
     proxyBase,

@@ -1,19 +1,16 @@
 import { describe, expect, test } from 'vitest';
+import { exposureCheck, hiddenHeaders } from '../../src/diagnose/rules/exposure.ts';
+import type { Credentials } from '../../src/diagnose/rules/finding.ts';
+import { mixedContentCheck } from '../../src/diagnose/rules/mixed-content.ts';
 import {
-  type Credentials,
-  corsCheck,
-  exposureCheck,
-  hiddenHeaders,
   isForbiddenRequestHeader,
   isSafelistedRequestHeader,
   methodCheck,
   mimeEssence,
-  mixedContentCheck,
-  parseList,
-  preflightCheck,
   preflightReasons,
   unsafeHeaderNames,
-} from '../../src/diagnose/cors-rules.ts';
+} from '../../src/diagnose/rules/request.ts';
+import { corsCheck, parseList, preflightCheck } from '../../src/diagnose/rules/response.ts';
 
 const ORIGIN = 'https://app.example';
 
