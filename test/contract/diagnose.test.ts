@@ -303,3 +303,41 @@ describe.each(RUNTIMES)('%s: /diagnose passes the proxy checks', (runtime) => {
     expect(trap.hits).toEqual([]);
   });
 });
+
+describe.each(RUNTIMES)('%s: /diagnose runs the target rules before any browser question', (runtime) => {
+  const trap = new Upstream(routes);
+  let proxy: RunningProxy;
+
+  beforeAll(async () => {
+    await trap.start();
+    proxy = await startProxy(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await trap.stop();
+  });
+
+  async function ask(target: string, origin: string): Promise<{ status: number; error: string; message: string }> {
+    const res = await fetch(`${proxy.url}/diagnose/${target}?origin=${encodeURIComponent(origin)}`);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    return { status: res.status, ...body };
+  }
+
+  test.each<[string, string, number, string]>([
+    // Same origin and mixed content were answered before any target check: "proxy works: true".
+    ['http://10.1.2.3/', 'http://10.1.2.3', 403, 'target_not_allowed'],
+    ['http://127.0.0.1:{trap}/good', 'http://127.0.0.1:{trap}', 403, 'target_not_allowed'],
+    ['http://127.0.0.1:{trap}/good', 'https://app.example', 403, 'target_not_allowed'],
+    ['https://other.example/', 'https://other.example', 403, 'target_not_allowed'],
+    ['https://api.example.com:22/', 'https://api.example.com:22', 403, 'target_not_allowed'],
+    ['https://intranet/', 'https://intranet', 400, 'invalid_target'],
+    ['https://user:secret@api.example.com/', 'https://api.example.com', 400, 'invalid_target'],
+  ])('GET /diagnose/%s?origin=%s -> %i %s, nothing sent', async (target, origin, status, error) => {
+    const port = String(trap.port);
+    const answer = await ask(target.replace('{trap}', port), origin.replace('{trap}', port));
+    expect([answer.status, answer.error]).toEqual([status, error]);
+    expect(answer.message).not.toContain('secret');
+    expect(trap.hits).toEqual([]);
+  });
+});

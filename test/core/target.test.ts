@@ -65,6 +65,9 @@ describe('parseTarget(what follows the proxy slash)', () => {
     ['https%3A%2F%2Fapi.example.com%2F%00', 'encoded NUL'],
     ['https%3A%2F%2F%E0%A4%A', 'broken percent-encoding'],
     [`https://api.example.com/${'a'.repeat(9000)}`, 'longer than 8192'],
+    [`https://${'a'.repeat(64)}.example.com/`, 'a label of 64 octets'],
+    [`https://${'abcdefghi.'.repeat(25)}example.com/`, 'a name of 261 octets'],
+    [`https://${'ü'.repeat(60)}.example.com/`, 'a label of 64 octets once punycoded'],
   ])('%s (%s) -> invalid_target', (raw) => {
     expect(codeOf(() => parseTarget(raw))).toBe('invalid_target');
   });
@@ -102,6 +105,17 @@ describe('checkTarget(url, policy)', () => {
     ['https://example.org/', listed, 'target_not_allowed'],
     ['https://evil-example.org/', listed, 'target_not_allowed'],
     ['https://other.example.com/', listed, 'target_not_allowed'],
+    ['https://api.example.com.:443/', listed, null],
+    ['https://API.EXAMPLE.COM./', listed, null],
+    ['https://x.example.org./', listed, null],
+    // The rules a redirect hop meets are the first URL's: syntax included.
+    ['http://user:secret@api.example.com/', open, 'invalid_target'],
+    ['http://intranet/', open, 'invalid_target'],
+    ['http://intranet/', privateOk, 'invalid_target'],
+    [`https://${'a'.repeat(64)}.example.com/`, open, 'invalid_target'],
+    [`https://${'a'.repeat(63)}.example.com/`, open, null],
+    ['http://localhost./', open, 'target_not_allowed'],
+    ['http://127.0.0.1./', open, 'target_not_allowed'],
   ])('%s -> %s', (href, policy, code) => {
     expect(codeOf(() => checkTarget(new URL(href), policy))).toBe(code);
   });
@@ -120,4 +134,16 @@ describe('parseHostPattern(CORSWAY_ALLOW_TARGETS entry)', () => {
       expect(() => parseHostPattern(entry)).toThrow(TypeError);
     },
   );
+});
+
+describe('hostMatcher: both sides normalised alike', () => {
+  test.each<[string, string, boolean]>([
+    ['api.example.com.', 'api.example.com', true],
+    ['API.Example.com', 'api.example.com.', true],
+    ['*.example.org.', 'deep.x.example.org', true],
+    ['bücher.example', 'xn--bcher-kva.example', true],
+    ['*.example.org', 'example.org.', false],
+  ])('entry %s, host %s -> %s', (entry, host, matches) => {
+    expect(hostMatcher([parseHostPattern(entry)])(host)).toBe(matches);
+  });
 });
