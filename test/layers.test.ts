@@ -93,3 +93,22 @@ describe('the import graph of src/', () => {
     expect(circles).toEqual([]);
   });
 });
+
+describe('no import circles in src/', () => {
+  test('following imports from any module never leads back to it', () => {
+    const circles: string[] = [];
+    const done = new Set<string>();
+    const visit = (path: string, trail: string[]) => {
+      const at = trail.indexOf(path);
+      if (at !== -1) {
+        circles.push([...trail.slice(at), path].join(' -> '));
+        return;
+      }
+      if (done.has(path) || !graph.has(path)) return;
+      for (const to of graph.get(path) ?? []) visit(to, [...trail, path]);
+      done.add(path);
+    };
+    for (const path of graph.keys()) visit(path, []);
+    expect(circles).toEqual([]);
+  });
+});
