@@ -308,9 +308,10 @@ describe.each(RUNTIMES)('%s: /diagnose runs the target rules before any browser 
   const trap = new Upstream(routes);
   let proxy: RunningProxy;
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' });
   beforeAll(async () => {
     await trap.start();
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' });
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();
