@@ -110,20 +110,32 @@ export function requestFacts(line: RequestLine): RequestFacts {
     (line.body ??
       (headers.has('content-length') ? headers.get('content-length') !== '0' : headers.has('transfer-encoding')));
   const client = () => socketClientAddress(line.peer(), headers.get('x-forwarded-for') ?? undefined, trust);
-  const facts = { path, query, base, mount, scheme, hasBody, client };
+  // One literal shape for every kind: spreading a shared object per request would cost the fast path.
+  const facts = (kind: RequestFacts['kind'], page: Page | null, target: string): RequestFacts => ({
+    kind,
+    page,
+    path,
+    query,
+    target,
+    base,
+    mount,
+    scheme,
+    hasBody,
+    client,
+  });
 
   const page = pageOf(path);
   if (page && line.serves(page)) {
     const target = page === 'diagnose' && path.startsWith(DIAGNOSE_PREFIX) ? path.slice(DIAGNOSE_PREFIX.length) : '';
-    return { kind: 'page', page, target, ...facts };
+    return facts('page', page, target);
   }
   // Everything after the mount point and its slash; '/proxy?url=...' has no slash before its query.
   const raw = below.startsWith('/') ? below.slice(1) : below;
   const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
   if ((raw === '' || (raw.startsWith('?') && urlParam === null)) && (method === 'GET' || method === 'HEAD')) {
-    return { kind: 'help', page: null, target: '', ...facts };
+    return facts('help', null, '');
   }
-  return { kind: 'target', page: null, target: urlParam ?? raw, ...facts };
+  return facts('target', null, urlParam ?? raw);
 }
 
 /** The page a path below the mount point asks for, or null for a target. */
