@@ -3,8 +3,10 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { closedPort as refusingPort } from '../support/ports.ts';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { freePort, RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { startProxyEarly } from '../support/suite-proxy.ts';
 import { selfSigned } from '../support/tls.ts';
 import { Upstream } from '../support/upstream.ts';
 
@@ -35,6 +37,7 @@ describe.each(RUNTIMES)('%s: failure messages', (runtime) => {
   let closedPort = 0;
   const origin = { origin: 'https://app.test' };
 
+  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_TIMEOUT_MS: '1500' });
   beforeAll(async () => {
     await plain.start();
     const { key, cert } = await selfSigned();
@@ -47,8 +50,8 @@ describe.each(RUNTIMES)('%s: failure messages', (runtime) => {
     tlsPort = tls.port;
     resetPort = reset.port;
     silentPort = silent.port;
-    closedPort = await freePort();
-    proxy = await startProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_TIMEOUT_MS: '1500' });
+    closedPort = await refusingPort();
+    proxy = await started;
   });
   afterAll(async () => {
     await proxy?.stop();
