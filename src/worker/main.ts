@@ -23,6 +23,7 @@ function build(env: Env): Handler | ProxyError {
       bytes,
       health,
       declaredBodies: true,
+      requestSignal: false,
       clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
       // Cloudflare sets the URL's scheme and CF-Connecting-IP; forwarding headers are the client's own.
       trustProxy: false,
