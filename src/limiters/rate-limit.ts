@@ -85,11 +85,8 @@ export const MEMORY_LIMITER_KEYS = 100_000;
  * distinct addresses cannot grow it without limit. An evicted key starts
  * afresh, so the bound should exceed the number of clients seen per window.
  *
- * Entries have no TTL: an arrival time in the past already means a full
- * budget (gcra reads it as now), so an old entry is merely a slot for the LRU
- * order to reclaim. A TTL cost more than it saved: lru-cache clears every
- * slot of its arrays when it expires its only entry, so a lone client whose
- * budget had refilled paid for all MEMORY_LIMITER_KEYS slots on each request.
+ * Entries have no TTL: an old arrival time already reads as a full budget
+ * (docs/decisions/memory-limiter-no-ttl.md).
  */
 export function memoryLimiter(
   spec: RateLimitSpec,

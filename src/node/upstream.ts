@@ -16,10 +16,8 @@ export type { Resolve, ResolverOptions } from './resolver.ts';
  * directly (not through `request`, whose Readable body costs as much again as
  * the rest of a small proxied request). It neither follows redirects nor
  * decodes bodies, so compressed bytes pass through with the Content-Encoding
- * and Content-Length that describe them. node:http's own client was tried in
- * its place (keep-alive agents, the guard as a `lookup` hook): the server
- * answered about a fifth fewer small GETs per second, and relayed 1 GiB
- * downloads no faster, peaking only about 10 MB lower.
+ * and Content-Length that describe them. Why undici and not node:http's
+ * client: docs/decisions/undici-not-node-http.md.
  *
  * Names are resolved by c-ares (resolver.ts) and connected to by the address
  * that was checked (guard.ts). Through an egress proxy, which the guard cannot
