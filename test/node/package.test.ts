@@ -1,12 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { closedPort } from '../support/ports.ts';
 import { ROOT, startCommand } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
+import { eventually } from '../support/wait.ts';
 
 /*
  * The package as a user gets it: `npm pack` (which builds dist/), installed
@@ -88,6 +90,45 @@ describe('npm pack', () => {
       try { corsway({ rateLimit: 'lots' }); } catch (e) { console.log(e.name, e.message.includes('rateLimit:')); }`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: project });
     expect(stdout).toBe('200 function function\nTypeError true\n');
+  });
+});
+
+describe("README's library example, run as written in a project that installed the tarball", () => {
+  test('it serves under /cors: the help page, its origin list and its address guard hold', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const library = readme.slice(readme.indexOf('## Library'));
+    const example = /```ts\n([\s\S]*?)```/.exec(library)?.[1] as string;
+    expect(example).toContain("from 'corsway/node'");
+    // Only the port changes: 3000 may be taken on this machine.
+    const port = await closedPort();
+    expect(example).toContain('port: 3000');
+    await writeFile(join(project, 'readme-example.mjs'), example.replace('port: 3000', `port: ${port}`));
+    const child = spawn(process.execPath, ['readme-example.mjs'], { cwd: project, stdio: 'ignore' });
+    try {
+      const base = `http://127.0.0.1:${port}/cors`;
+      await eventually(
+        () =>
+          fetch(`${base}/`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        20_000,
+      );
+      const from = (origin: string) => ({ headers: { origin } });
+      const foreign = await fetch(`${base}/https://api.example.com/data`, from('https://other.example'));
+      expect([foreign.status, ((await foreign.json()) as { error: string }).error]).toEqual([
+        403,
+        'origin_not_allowed',
+      ]);
+      const internal = await fetch(`${base}/http://127.0.0.1:${port}/`, from('https://app.example.com'));
+      expect([internal.status, ((await internal.json()) as { error: string }).error]).toEqual([
+        403,
+        'target_not_allowed',
+      ]);
+      expect(internal.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    } finally {
+      child.kill();
+    }
   });
 });
 
