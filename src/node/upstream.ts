@@ -5,6 +5,7 @@ import { Fields } from '../core/fields.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
 import { type Egress, egressRoute, pinnedOrigin } from './egress.ts';
 import { checkedAddress, guardedConnector } from './guard.ts';
+import { skippingContinue } from './interim.ts';
 import { createResolver, type Resolve, type ResolverOptions } from './resolver.ts';
 
 export { type Egress, egressFromEnv } from './egress.ts';
@@ -44,7 +45,7 @@ export function nodeUpstream(options: {
   const guard = !options.allowPrivateNetwork;
   // The app times the wait for headers itself (CORSWAY_TIMEOUT_MS).
   const agentOptions = { headersTimeout: 0 };
-  const direct = new Agent({ ...agentOptions, connect: guardedConnector(resolve, undefined, guard) });
+  const direct = new Agent({ ...agentOptions, connect: skippingContinue(guardedConnector(resolve, undefined, guard)) });
   const egress = options.egress ? egressRoute(options.egress, agentOptions) : null;
 
   // Counted against the client's bound only while DNS is asked: a cached name
@@ -95,6 +96,8 @@ function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: Up
         if (reason !== null) started.abort(reason);
       },
       onResponseStart(started, status, fields) {
+        // An interim response (103 Early Hints ...): the final one follows (RFC 9110 15.2).
+        if (status < 200) return;
         const out = new Fields();
         for (const [name, value] of Object.entries(fields)) {
           if (Array.isArray(value)) for (const v of value) out.append(name, v);

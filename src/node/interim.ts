@@ -1,0 +1,76 @@
+import type { Socket } from 'node:net';
+import type { buildConnector } from 'undici';
+
+/*
+ * RFC 9110 15.2: a client must accept any number of 1xx responses before the
+ * final one, asked for or not. undici passes 1xx other than 100 to the
+ * dispatch handler (which skips them), but drops the connection on a
+ * `100 Continue` it did not ask for ("bad response", client-h1.js). So the
+ * Node upstream's sockets drop 100 responses where a response begins,
+ * before undici's parser reads them.
+ */
+
+/** A 100 head longer than this is not taken out: undici refuses it as before. */
+const MAX_HEAD = 16 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+/** `HTTP/1.1 100 ` or `HTTP/1.0 100\r`: the bytes that say a head is a 100. */
+const CONTINUE = /^HTTP\/1\.[01] 100[ \r]/;
+const STATUS_LINE_START = 13;
+
+/** Wraps `connect` so that every socket it makes drops interim 100 responses. */
+export function skippingContinue(connect: buildConnector.connector): buildConnector.connector {
+  return (options, callback) =>
+    connect(options, (error, socket) => {
+      if (socket) dropContinue(socket);
+      // undici's callback type is a union of the error and the success call.
+      (callback as (error: Error | null, socket: Socket | null) => void)(error, socket);
+    });
+}
+
+/**
+ * undici writes every request head as one latin1 string starting with the
+ * method, and bodies as buffers; so a response begins after a string write
+ * that starts with an upper-case letter. undici reads with `socket.read()`.
+ */
+function dropContinue(socket: Socket): void {
+  let atHead = true;
+  let held: Buffer | null = null;
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => {
+    const chunk = args[0];
+    if (typeof chunk === 'string' && chunk.charCodeAt(0) >= 65 && chunk.charCodeAt(0) <= 90) atHead = true;
+    return write(...args);
+  }) as Socket['write'];
+  const read = socket.read.bind(socket);
+  socket.read = (size?: number) => {
+    if (!atHead) return read(size);
+    for (;;) {
+      const chunk = read(size) as Buffer | null;
+      if (chunk === null) return null;
+      let data: Buffer = held ? Buffer.concat([held, chunk]) : chunk;
+      held = null;
+      for (;;) {
+        const prefix = data.subarray(0, STATUS_LINE_START).toString('latin1');
+        if (data.length < STATUS_LINE_START && 'HTTP/1.1 100 '.startsWith(prefix.replace('1.0', '1.1'))) {
+          held = data;
+          break;
+        }
+        if (!CONTINUE.test(prefix)) {
+          atHead = false;
+          return data;
+        }
+        const end = data.indexOf(HEAD_END);
+        if (end === -1) {
+          if (data.length > MAX_HEAD) {
+            atHead = false;
+            return data;
+          }
+          held = data;
+          break;
+        }
+        data = data.subarray(end + HEAD_END.length);
+        if (data.length === 0) break;
+      }
+    }
+  };
+}
