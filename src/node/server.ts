@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
@@ -45,6 +45,16 @@ const SERVER_LIMITS = {
   connectionsCheckingInterval: 1_000,
 };
 
+/** Sends `100 Continue` when the request body is first read, unless an answer was sent already. */
+function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
+  const read = req._read;
+  req._read = function (this: IncomingMessage, size: number) {
+    req._read = read;
+    if (!res.headersSent) res.writeContinue();
+    read.call(this, size);
+  };
+}
+
 /**
  * Serves the proxy from this process: the whole server of `npm start`, or one
  * worker of several under `CORSWAY_WORKERS`, whose primary announces the port.
@@ -87,7 +97,14 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
     health: redis?.problem,
   });
 
-  const server = createServer(SERVER_LIMITS, nodeListener(proxy, config, getRequestListener(app.fetch)));
+  const listener = nodeListener(proxy, config, getRequestListener(app.fetch));
+  const server = createServer(SERVER_LIMITS, listener);
+  // Expect: 100-continue: the body is invited only once the proxy reads it, so a
+  // refusal (a declared Content-Length over the limit, a refused origin) comes first.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    continueOnRead(req, res);
+    listener(req, res);
+  });
   const failed = (error: NodeJS.ErrnoException) => exitUnlistened(listenFailure(error, listen));
   server.once('error', failed);
   server.listen(listen.port, listen.host, () => {
