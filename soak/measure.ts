@@ -1,0 +1,84 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { childPids } from '../test/support/workers.ts';
+
+/** One line of soak/probe.mjs. */
+export interface ProbeSample {
+  pid: number;
+  t: number;
+  rss: number;
+  heap: number;
+  /** Event-loop delay p99 over the last second, ms. */
+  p99: number;
+}
+
+export function readProbe(file: string): ProbeSample[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ProbeSample);
+}
+
+/** `pid` and all its descendants (a cluster's workers, wrangler's workerd). */
+export function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length && i < 64; i++) all.push(...childPids(all[i] as number));
+  return all;
+}
+
+/** Open file descriptors and, of those, sockets, summed over `pids`. */
+export function openFiles(pids: readonly number[]): { fds: number; sockets: number } {
+  let fds = 0;
+  let sockets = 0;
+  for (const pid of pids) {
+    let entries: string[];
+    try {
+      entries = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const fd of entries) {
+      fds++;
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets++;
+      } catch {}
+    }
+  }
+  return { fds, sockets };
+}
+
+/** Resident set of `pid` in bytes from /proc (for processes without the probe: workerd). */
+export function rssOf(pid: number): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    return line ? Number(line[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Least-squares slope of `y` over `t` (ms), in units of y per minute; null with fewer than 3 points. */
+export function slopePerMinute(points: readonly { t: number; y: number }[]): number | null {
+  if (points.length < 3) return null;
+  const n = points.length;
+  const mt = points.reduce((s, p) => s + p.t, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.t - mt) * (p.y - my);
+    den += (p.t - mt) ** 2;
+  }
+  return den === 0 ? 0 : (num / den) * 60_000;
+}
+
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}

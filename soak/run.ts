@@ -1,0 +1,243 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { RedisServer } from '../test/support/redis-server.ts';
+import { type ProxyEnv, type RunningProxy, type Runtime, startProxy } from '../test/support/runtimes.ts';
+import { sleep } from '../test/support/wait.ts';
+import { procStat } from '../test/support/workers.ts';
+import { type Check, killWorker, redisOutage, sigtermDrain } from './faults.ts';
+import { openFiles, processTree, readProbe, rssOf, slopePerMinute } from './measure.ts';
+import { mib, printChecks, printLatency, printOutcomes, Tally } from './report.ts';
+import { ALLOW_ORIGINS, RATE_LIMIT, SCENARIOS, type Scenario, TIMEOUT_MS } from './scenarios.ts';
+import { soakUpstream } from './targets.ts';
+
+export interface RunOptions {
+  runtime: Runtime;
+  seconds: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Names fail to resolve here (the script's own network namespace). */
+  netns: boolean;
+  /** redis-server is installed. */
+  redis: boolean;
+  /** Registers a cleanup to run on Ctrl-C; returns its remover. */
+  onAbort(cleanup: () => Promise<void>): () => void;
+}
+
+/** Share of the load phase that counts as warm-up (not in the memory slope). */
+const WARM_UP = 0.2;
+/** Growth of resident memory after warm-up that passes, bytes per minute. */
+const RSS_SLOPE_LIMIT = 1024 * 1024;
+const IDLE_MS = 8_000;
+
+/** One soak against one runtime; prints its figures and returns its checks. */
+export async function soak(options: RunOptions): Promise<Check[]> {
+  const { runtime, seconds } = options;
+  const node = runtime === 'node';
+  const upstream = await soakUpstream().start();
+  const redis = node && options.redis ? new RedisServer() : null;
+  const dir = await mkdtemp(join(tmpdir(), 'corsway-soak-'));
+  const probeFile = join(dir, 'probe.jsonl');
+  let proxy: RunningProxy | null = null;
+  const cleanup = async () => {
+    await proxy?.stop();
+    await redis?.stop();
+    await upstream.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const removeCleanup = options.onAbort(cleanup);
+  try {
+    await redis?.start();
+    const env: ProxyEnv = {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_ALLOW_ORIGINS: ALLOW_ORIGINS,
+      CORSWAY_TIMEOUT_MS: String(TIMEOUT_MS),
+    };
+    // Without Redis, several workers may not share a budget: the budget scenario is skipped.
+    if (!node || redis) Object.assign(env, { CORSWAY_RATE_LIMIT: RATE_LIMIT, CORSWAY_RATE_LIMIT_BY: 'origin' });
+    if (node) {
+      Object.assign(env, {
+        CORSWAY_WORKERS: '2',
+        SOAK_PROBE_FILE: probeFile,
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(import.meta.dirname, 'probe.mjs')).href}`,
+      });
+      if (redis) env.CORSWAY_REDIS_URL = redis.url;
+    }
+    proxy = await startProxy(runtime, env);
+    const running = proxy;
+    const skipped: string[] = [];
+    const scenarios = SCENARIOS.filter((s) => {
+      if (s.needsNetns && !options.netns)
+        skipped.push(`${s.name} (needs unshare -rn, so that no lookup leaves the machine)`);
+      else if (s.name === 'budget burst' && !env.CORSWAY_RATE_LIMIT) skipped.push(`${s.name} (needs Redis)`);
+      else return true;
+      return false;
+    });
+
+    const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+    let killWindow = false;
+    const ctx = { proxy: running.url, target: upstream.origin, agent, processFault: () => killWindow };
+    const tally = new Tally();
+
+    for (const s of scenarios.filter((x) => x.kind !== 'fault')) tally.add(s.name, s.kind, await s.run(ctx), false);
+    agent.destroy();
+    const tree = () => processTree(running.pid);
+    await sleep(IDLE_MS);
+    const baseline = openFiles(tree());
+
+    // Load: clean traffic and refusals throughout; fault scenarios only between 25% and 90%.
+    const loadMs = seconds * 1_000;
+    const start = Date.now();
+    const end = start + loadMs;
+    const faultsOn = (t: number) => t >= start + 0.25 * loadMs && t < start + 0.9 * loadMs;
+    const pick = (pool: readonly Scenario[]): Scenario => {
+      const total = pool.reduce((s, x) => s + x.weight, 0);
+      let r = Math.random() * total;
+      for (const s of pool) {
+        r -= s.weight;
+        if (r <= 0) return s;
+      }
+      return pool[pool.length - 1] as Scenario;
+    };
+    const quiet = scenarios.filter((s) => s.kind !== 'fault');
+    const loops = Array.from({ length: options.concurrency }, async () => {
+      for (let i = 0; i < 10_000_000 && Date.now() < end; i++) {
+        const faults = faultsOn(Date.now());
+        const s = pick(faults ? scenarios : quiet);
+        const outcome = await s.run(ctx);
+        tally.add(s.name, s.kind, outcome, faults || faultsOn(Date.now()));
+      }
+    });
+
+    // Memory of processes without the probe (workerd), read from /proc once a second.
+    const rssSamples: { pid: number; t: number; rss: number }[] = [];
+    const sampler = setInterval(() => {
+      for (const pid of tree()) {
+        const comm = procStat(pid)?.comm;
+        const rss = comm === 'workerd' ? rssOf(pid) : null;
+        if (rss !== null) rssSamples.push({ pid, t: Date.now(), rss });
+      }
+    }, 1_000);
+
+    const checks: Check[] = [];
+    const schedule = async () => {
+      if (!node) return;
+      const at = (share: number) => sleep(Math.max(0, start + share * loadMs - Date.now()));
+      const away = Math.max(5_000, 0.08 * loadMs);
+      if (redis) {
+        await at(0.3);
+        checks.push(...(await redisOutage(running.url, redis, 1, away)));
+      }
+      await at(0.5);
+      killWindow = true;
+      checks.push(await killWorker(running));
+      await sleep(2_000);
+      killWindow = false;
+      if (redis) {
+        await at(0.6);
+        checks.push(...(await redisOutage(running.url, redis, 2, away)));
+      }
+    };
+    await Promise.all([...loops, schedule()]);
+    clearInterval(sampler);
+    const afterLoad = openFiles(tree());
+    agent.destroy();
+    await sleep(IDLE_MS);
+    const afterIdle = openFiles(tree());
+    const health = await fetch(`${running.url}/healthz`).then(
+      async (r) => `${r.status} ${(await r.text()).split('\n')[0]}`,
+      (e: Error) => e.message,
+    );
+
+    // Memory: per process, after warm-up; the probe's samples on Node, /proc's for workerd.
+    const warm = start + WARM_UP * loadMs;
+    const probe = readProbe(probeFile);
+    const samples = node ? probe.map((p) => ({ pid: p.pid, t: p.t, rss: p.rss })) : rssSamples;
+    const slopes: string[] = [];
+    let worstSlope = Number.NEGATIVE_INFINITY;
+    for (const pid of new Set(samples.map((s) => s.pid))) {
+      const mine = samples.filter((s) => s.pid === pid && s.t >= warm && s.t <= end);
+      // Only processes that lived through most of the measured window (not a killed worker, not its late replacement).
+      if (mine.length < 0.6 * ((end - warm) / 1_000)) continue;
+      const slope = slopePerMinute(mine.map((s) => ({ t: s.t, y: s.rss }))) ?? 0;
+      const heap = slopePerMinute(
+        probe.filter((p) => p.pid === pid && p.t >= warm && p.t <= end).map((p) => ({ t: p.t, y: p.heap })),
+      );
+      const last = mine[mine.length - 1]?.rss ?? 0;
+      slopes.push(
+        `pid ${pid}: RSS ${mib(last)}, ${(slope / 1024).toFixed(0)} KiB/min${heap === null ? '' : `, heap ${(heap / 1024).toFixed(0)} KiB/min`}`,
+      );
+      worstSlope = Math.max(worstSlope, slope);
+    }
+    const delays = probe.filter((p) => p.t >= start && p.t <= end).map((p) => p.p99);
+
+    console.log(
+      `\n== ${runtime}: ${seconds} s at concurrency ${options.concurrency}${redis ? ', Redis' : ''}${node ? ', 2 workers' : ''} ==`,
+    );
+    if (skipped.length) console.log(`  SKIPPED scenarios: ${skipped.join('; ')}`);
+    if (node && !redis)
+      console.log('  SKIPPED: Redis faults and budgets (redis-server not installed: apt-get install redis-server)');
+    printOutcomes(tally);
+    printLatency(tally);
+    console.log('\n  memory after warm-up (resident set slope by least squares)');
+    for (const line of slopes) console.log(`    ${line}`);
+    if (delays.length) {
+      const sorted = [...delays].sort((a, b) => a - b);
+      console.log(
+        `  event-loop delay p99 per second: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} ms, worst ${sorted[sorted.length - 1]?.toFixed(1)} ms`,
+      );
+    }
+    console.log(
+      `  open fds (sockets): before ${baseline.fds} (${baseline.sockets}), after load ${afterLoad.fds} (${afterLoad.sockets}), after ${IDLE_MS / 1_000} s idle ${afterIdle.fds} (${afterIdle.sockets})`,
+    );
+
+    checks.unshift(
+      {
+        name: 'no unexpected outcome',
+        passed: tally.unexpected === 0,
+        detail: `${tally.unexpected} of ${tally.total()}`,
+      },
+      {
+        name: 'no corrupted byte',
+        passed: tally.corrupted === 0,
+        detail: `${mib(tally.verifiedBytes)} verified, ${tally.corrupted} corrupted`,
+      },
+      {
+        name: 'every scenario ran',
+        passed: scenarios.every((s) => tally.outcomes.has(s.name)),
+        detail:
+          scenarios
+            .filter((s) => !tally.outcomes.has(s.name))
+            .map((s) => s.name)
+            .join(', ') || `${scenarios.length} scenarios`,
+      },
+      {
+        name: 'resident memory slope after warm-up under 1 MB/min',
+        passed: slopes.length > 0 && worstSlope < RSS_SLOPE_LIMIT,
+        detail: slopes.length ? `worst ${(worstSlope / 1024).toFixed(0)} KiB/min` : 'no samples',
+      },
+      {
+        name: 'file descriptors back to baseline after idle',
+        passed: afterIdle.fds <= baseline.fds,
+        detail: `${baseline.fds} -> ${afterIdle.fds}`,
+      },
+      { name: 'alive and answering at the end', passed: health.startsWith('200 ok'), detail: `/healthz: ${health}` },
+    );
+    if (node) {
+      checks.push({
+        name: 'worker kill: at most the in-flight requests failed',
+        passed: tally.lostToKill <= options.concurrency,
+        detail: `${tally.lostToKill} lost, ${options.concurrency} in flight`,
+      });
+      checks.push(...(await sigtermDrain(running, upstream.origin, 8)));
+    }
+    return checks;
+  } finally {
+    removeCleanup();
+    await cleanup();
+  }
+}
+
+export { printChecks };
