@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { childPids } from '../test/support/workers.ts';
+import { childPids, procStat } from '../test/support/workers.ts';
 
 /** One line of soak/probe.mjs. */
 export interface ProbeSample {
@@ -31,11 +31,17 @@ export function processTree(pid: number): number[] {
   return all;
 }
 
-/** Open file descriptors and, of those, sockets, summed over `pids`. */
-export function openFiles(pids: readonly number[]): { fds: number; sockets: number } {
+/**
+ * Open file descriptors and, of those, sockets, summed over `pids`; `by` names
+ * each process's share, `kinds` what they are (socket, pipe, anon_inode:[eventfd], file).
+ */
+export function openFiles(pids: readonly number[]): { fds: number; sockets: number; by: string; kinds: string } {
   let fds = 0;
   let sockets = 0;
+  const shares: string[] = [];
+  const kinds = new Map<string, number>();
   for (const pid of pids) {
+    const before = fds;
     let entries: string[];
     try {
       entries = readdirSync(`/proc/${pid}/fd`);
@@ -45,11 +51,16 @@ export function openFiles(pids: readonly number[]): { fds: number; sockets: numb
     for (const fd of entries) {
       fds++;
       try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets++;
+        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (link.startsWith('socket:')) sockets++;
+        const kind = link.startsWith('/') ? 'file' : link.replace(/:\[\d+\]$/, '');
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       } catch {}
     }
+    shares.push(`${procStat(pid)?.comm ?? pid} ${fds - before}`);
   }
-  return { fds, sockets };
+  const kindList = [...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ');
+  return { fds, sockets, by: shares.join(', '), kinds: kindList };
 }
 
 /** Resident set of `pid` in bytes from /proc (for processes without the probe: workerd). */
