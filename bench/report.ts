@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
+import { RELAY_OUTLIER_RULE } from './rounds.ts';
 
 /*
  * Turns measured rows into the console table and BENCHMARKS.md, and checks
@@ -258,7 +259,9 @@ ${verdicts(rows).text}
 - wrk: ${Math.min(2, s.connections)} threads, ${s.connections} connections, ${s.seconds} s per run after a
   warm-up run, 10 s request timeout. Scenarios 1-6 run in ${s.rounds} round${s.rounds > 1 ? 's' : ''}, every server once
   per round in turn, and each row shows the server's median round, so a burst of other
-  load on a shared machine cannot land on all runs of one server. Throughput is
+  load on a shared machine cannot land on all runs of one server; the notes give the
+  spread (lowest–highest) of the rounds beside that median. In scenarios 1-7, ${RELAY_OUTLIER_RULE}
+  (at most as many times as there are rounds). Throughput is
   requests per second; p50/p99 are wrk's latency percentiles.
 - Before each run, one exchange checks the answer (status, body bytes, CORS
   headers; for scenario 4 that \`Content-Encoding: gzip\` and the exact compressed

@@ -8,6 +8,7 @@ import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { CACHEABLE_JSON, GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
 import { cpuMs, memory, onInterrupt, ROOT, type Service, startService, track, watchMemory } from './processes.ts';
 import { fmt, machine, type Row, render, type Settings, verdicts } from './report.ts';
+import { outlierRound, RELAY_OUTLIER_RULE, spread } from './rounds.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
 /*
@@ -23,7 +24,7 @@ const quick = /^(1|true|on|yes)$/i.test(env.BENCH_QUICK ?? '');
 const settings: Settings = {
   quick,
   seconds: Number(env.BENCH_DURATION ?? (quick ? 3 : 5)),
-  rounds: Number(env.BENCH_ROUNDS ?? (quick ? 1 : 3)),
+  rounds: Number(env.BENCH_ROUNDS ?? (quick ? 1 : 5)),
   connections: Number(env.BENCH_CONNECTIONS ?? 50),
   downloadBytes: Number(env.BENCH_DOWNLOAD_MB ?? (quick ? 128 : 1024)) * 1024 * 1024,
   idleClients: Number(env.BENCH_IDLE_CLIENTS ?? 1000),
@@ -292,21 +293,38 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   }
   // Rounds, each server once per round in turn: a burst of other load on a
   // shared machine then lands on one run of every server, not on all runs of
-  // one, and the median round is reported.
+  // one, and the median round is reported. A round in which the bare relay's
+  // figure is an outlier is discarded and repeated (at most `rounds` times).
   for (const { server } of live) await run(scenario, server, WARMUP_SECONDS);
-  const runs = new Map<Server, { results: WrkResult[]; cpuMs: number; requests: number }>();
-  for (let round = 0; round < settings.rounds; round++) {
+  type Round = Map<Server, { result: WrkResult; cpuMs: number | null }>;
+  const kept: Round[] = [];
+  const relay = live.find(({ server }) => server.role === 'floor')?.server;
+  let discarded = 0;
+  while (kept.length < settings.rounds && discarded < settings.rounds) {
+    const round: Round = new Map();
     for (const { server } of live) {
       const cpuBefore = server.pid ? cpuMs(server.pid) : null;
       const result = await run(scenario, server, settings.seconds);
       const cpuAfter = server.pid ? cpuMs(server.pid) : null;
+      round.set(server, { result, cpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null });
+    }
+    kept.push(round);
+    if (!relay) continue;
+    const outlier = outlierRound(kept.map((r) => r.get(relay)?.result.rps ?? 0));
+    if (outlier === undefined) continue;
+    kept.splice(outlier, 1);
+    discarded++;
+    process.stderr.write(`bench: scenario ${scenario.id}: a round discarded (${RELAY_OUTLIER_RULE})\n`);
+  }
+  const runs = new Map<Server, { results: WrkResult[]; cpuMs: number; requests: number }>();
+  for (const round of kept)
+    for (const [server, { result, cpuMs: used }] of round) {
       const seen = runs.get(server) ?? { results: [], cpuMs: 0, requests: 0 };
       seen.results.push(result);
       seen.requests += result.requests;
-      if (cpuBefore !== null && cpuAfter !== null) seen.cpuMs += cpuAfter - cpuBefore;
+      if (used !== null) seen.cpuMs += used;
       runs.set(server, seen);
     }
-  }
   for (const { server, row } of live) {
     const seen = runs.get(server);
     if (!seen) continue;
@@ -315,8 +333,18 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     if (server.pid && seen.requests > 0) row.cpuPerRequest = (seen.cpuMs * 1000) / seen.requests;
     if (seen.results.length > 1) {
       const all = seen.results.map((r) => fmt(r.rps)).join(', ');
-      row.notes.push(`median of ${seen.results.length} runs (${all} req/s)`);
+      row.notes.push(
+        `median of ${seen.results.length} runs, spread ${spread(
+          seen.results.map((r) => r.rps),
+          fmt,
+        )} req/s (${all})`,
+      );
     }
+    if (server === relay && discarded > 0) row.notes.push(`${discarded} round(s) discarded: ${RELAY_OUTLIER_RULE}`);
+    if (server === relay && kept.length < settings.rounds)
+      row.notes.push(
+        `**only ${kept.length} of ${settings.rounds} rounds kept: too uneven a load for this run to stand**`,
+      );
     noteErrors(scenario, server, row, seen.results);
   }
   return rows;
@@ -345,7 +373,10 @@ function noteErrors(scenario: Scenario, server: Server, row: Row, results: reado
  */
 async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server: Server; row: Row }>): Promise<void> {
   const seen = new Map<Row, { mbps: number[]; peakRss: number; rssBefore: number | null }>();
-  for (let round = 0; round < settings.rounds; round++) {
+  const relay = live.find(({ server }) => server.role === 'floor')?.row;
+  let discarded = 0;
+  let measured = 0;
+  while (measured < settings.rounds && discarded < settings.rounds) {
     for (const { server, row } of live) {
       if (row.failed) continue;
       const watched = server.pid && server.role !== 'direct' ? server.pid : null;
@@ -363,12 +394,29 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
         row.failed = (error as Error).message;
       }
     }
+    measured++;
+    const relayMbps = relay && !relay.failed ? seen.get(relay)?.mbps : undefined;
+    if (!relayMbps || relayMbps.length !== measured) continue;
+    // Rounds are index-aligned across rows while no row failed; a failed row is not reported.
+    const outlier = outlierRound(relayMbps);
+    if (outlier === undefined) continue;
+    for (const entry of seen.values()) entry.mbps.splice(outlier, 1);
+    measured--;
+    discarded++;
+    process.stderr.write(`bench: scenario ${scenario.id}: a round discarded (${RELAY_OUTLIER_RULE})\n`);
   }
   for (const [row, { mbps, peakRss, rssBefore }] of seen) {
     if (row.failed) continue;
     row.mbps = median(mbps, (m) => m);
     if (mbps.length > 1)
-      row.notes.push(`median of ${mbps.length} downloads (${mbps.map((m) => fmt(m)).join(', ')} MB/s)`);
+      row.notes.push(
+        `median of ${mbps.length} downloads, spread ${spread(mbps, fmt)} MB/s (${mbps.map((m) => fmt(m)).join(', ')})`,
+      );
+    if (row === relay && discarded > 0) row.notes.push(`${discarded} round(s) discarded: ${RELAY_OUTLIER_RULE}`);
+    if (row === relay && mbps.length < settings.rounds)
+      row.notes.push(
+        `**only ${mbps.length} of ${settings.rounds} rounds kept: too uneven a load for this run to stand**`,
+      );
     if (peakRss > 0) {
       row.peakRss = peakRss;
       if (rssBefore !== null) row.notes.push(`RSS ${fmtMb(rssBefore)} MB before the first download`);
