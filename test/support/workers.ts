@@ -22,15 +22,29 @@ export function procStat(pid: number | string): { comm: string; fields: string[]
   return { comm: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') };
 }
 
-/** The processes whose parent is `pid`, only those named `comm` when given. */
-export function childPids(pid: number, comm?: string): number[] {
+/** The processes whose parent is `pid`, only those whose executable is named `program` when given. */
+export function childPids(pid: number, program?: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = procStat(entry); // null: exited while we looked
-    if (stat && Number(stat.fields[1]) === pid && (comm === undefined || stat.comm === comm)) pids.push(Number(entry));
+    if (stat && Number(stat.fields[1]) === pid && (program === undefined || executable(entry) === program)) {
+      pids.push(Number(entry));
+    }
   }
   return pids.sort((a, b) => a - b);
+}
+
+/**
+ * The file name of a process's executable. Not its `comm`: Node 24 names its
+ * main thread, so a node process's comm reads `MainThread` there.
+ */
+function executable(pid: string): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).split('/').at(-1) ?? null;
+  } catch {
+    return null; // exited while we looked
+  }
 }
 
 /** The node processes a primary runs (tsx's esbuild helper is not one). */
