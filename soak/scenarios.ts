@@ -5,8 +5,11 @@ import { SMALL_JSON } from '../bench/payloads.ts';
 import { type Exchange, exchange } from './exchange.ts';
 import { BLOB, BLOB_SHA, GZIP, GZIP_SHA, SSE_EVENTS, STALL_BODY_MS, sha256 } from './targets.ts';
 
-/** The allowed origins clean traffic cycles through: one budget each, a bounded set of keys. */
-export const ORIGINS = 128;
+/**
+ * The allowed origins clean traffic cycles through: one budget each, a bounded set of keys,
+ * enough that 2 requests a second each (the budget's rate) is 4x what 12 clients on 2 cores send.
+ */
+export const ORIGINS = 512;
 export const ALLOW_ORIGINS = 'http://*.soak.test';
 /** Per-origin budget: far above what one clean origin spends, far below one budget burst. */
 export const RATE_LIMIT = '20/10s';
