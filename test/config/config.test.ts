@@ -1,20 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, type Env, parseConfig } from '../../src/config/config.ts';
+import { type Env, parseConfig } from '../../src/config/config.ts';
+import { problemsOf } from '../support/config.ts';
 
 /** HOST, PORT and CORSWAY_WORKERS, parsed with the rest of the settings. */
 function parseListen(env: Env) {
   const { host, port, workers } = parseConfig(env);
   return { host, port, workers };
-}
-
-function problemsOf(env: Env): readonly string[] {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error.problems;
-  }
 }
 
 describe('parseConfig({}) -> the SPEC defaults', () => {

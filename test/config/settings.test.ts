@@ -1,17 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, type Env, parseConfig } from '../../src/config/config.ts';
+import { type Env, parseConfig } from '../../src/config/config.ts';
 import { flagOf, SETTINGS } from '../../src/config/settings.ts';
 import { corsway } from '../../src/index.ts';
-
-function problemsOf(env: Env): readonly string[] {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error.problems;
-  }
-}
+import { problemsOf } from '../support/config.ts';
 
 /** Every variable the SPEC names, both tables. */
 const SPEC_VARIABLES = [
