@@ -35,7 +35,7 @@ export class Abort {
     const listeners = this.#listeners;
     this.#listeners = [];
     for (const listener of listeners) listener(reason);
-    this.#controller?.abort(reason);
+    this.#controller?.abort();
   }
 
   /** Calls `listener` with the reason once aborted (at once if it already is). */
@@ -45,12 +45,18 @@ export class Abort {
     else this.#listeners.push(listener);
   }
 
-  /** The same, as an AbortSignal. */
+  /**
+   * The same, as an AbortSignal, for a fetch. It is aborted without the
+   * reason: workerd reports a fetch aborted with a reason of the Worker's own
+   * as an uncaught exception (in the Worker's logs; wrangler dev prints each
+   * one and, after some dozens, stops answering), and callers learn the reason
+   * from their listener or from what they recorded (the body's error, the timer).
+   */
   get signal(): AbortSignal {
     this.#watched();
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
+      if (this.#aborted) this.#controller.abort();
     }
     return this.#controller.signal;
   }

@@ -200,8 +200,17 @@ export class ReplayableBody implements ClientBody {
       }),
       stream: () =>
         new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            const chunk = await next();
+          pull: async (controller) => {
+            let chunk: Uint8Array | null;
+            try {
+              chunk = await next();
+            } catch (error) {
+              // Past the limit the hop is already aborted (onOverflow). Erroring its body
+              // as well makes workerd log the error as an uncaught exception; ending it
+              // would send a truncated body as complete. So the abort cancels it.
+              if (error === this.error) return new Promise<void>(() => {});
+              throw error;
+            }
             if (chunk) controller.enqueue(chunk);
             else controller.close();
           },
@@ -226,8 +235,7 @@ export class ReplayableBody implements ClientBody {
   /**
    * Reads and drops the rest of an oversized upload, up to as much again as
    * the limit, then cancels it: a client still sending can then read its 413
-   * instead of a reset, and workerd under wrangler dev otherwise stalls the
-   * next request on a connection whose body was left unread.
+   * instead of a reset.
    */
   #drain(): void {
     const reader = this.#reader;
