@@ -4,8 +4,9 @@ import { cacheApiStore } from '../cache/cache-api.ts';
 import { createCache, maxEntryBytes } from '../cache/layer.ts';
 import { ConfigError, type Env, parseConfig } from '../config/config.ts';
 import { errorResponse, ProxyError } from '../core/errors.ts';
+import { withCleanEnd } from './clean-end.ts';
+import { devRequest } from './dev.ts';
 import { workerLimiter } from './limiters.ts';
-import { respond } from './respond.ts';
 import { upstream } from './upstream.ts';
 
 type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
@@ -35,9 +36,19 @@ function build(env: Env): Handler | ProxyError {
           })
         : undefined,
     });
-    // WRANGLER_DEV comes from .dev.vars, which only wrangler dev reads (see respond.ts).
-    const options = { devDrain: env.WRANGLER_DEV === '1', cutsResponses: config.maxResponseBytes > 0 };
-    return async (request, env, ctx) => respond(request, await app.fetch(request, env, ctx), options);
+    const cuts = config.maxResponseBytes > 0;
+    const serve: Handler = async (request, env, ctx) => {
+      const response = await app.fetch(request, env, ctx);
+      return cuts ? withCleanEnd(response) : response;
+    };
+    // WRANGLER_DEV comes from .dev.vars, which only wrangler dev reads (see dev.ts).
+    if (env.WRANGLER_DEV !== '1') return serve;
+    return async (request, env, ctx) => {
+      const dev = devRequest(request);
+      const response = await serve(dev.request, env, ctx);
+      await dev.settled();
+      return response;
+    };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return new ProxyError('invalid_config', `The proxy is misconfigured: ${error.problems.join('; ')}`);
