@@ -1,3 +1,5 @@
+import { isToken } from '../core/fields.ts';
+import { KEY_HEADER } from '../core/keys.ts';
 import { type OriginMatcher, originMatcher, parseOriginPattern } from '../core/origin.ts';
 import { type HostMatcher, hostMatcher, parseHostPattern } from '../core/target.ts';
 
@@ -91,9 +93,6 @@ const BOOLEANS: Record<string, boolean> = {
 };
 
 const WINDOW_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** RFC 9110 5.6.2 token, lower-cased. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 function problem(message: string): TypeError {
   return new TypeError(message);
@@ -276,7 +275,7 @@ export function headerNames(): Kind<readonly string[], readonly string[]> {
     option: STRINGS,
     parse(input) {
       const names = entries(input).map((h) => h.toLowerCase());
-      const bad = names.filter((h) => !TOKEN.test(h));
+      const bad = names.filter((h) => !isToken(h));
       if (bad.length > 0)
         throw problem(`expected header names such as origin,x-requested-with, got "${bad.join('", "')}"`);
       return Object.freeze(names);
@@ -294,7 +293,7 @@ export function mediaRanges(): Kind<readonly string[], readonly string[]> {
       const ranges = entries(input).map((r) => r.toLowerCase());
       const bad = ranges.filter((r) => {
         const [type = '', subtype, extra] = r.split('/');
-        return extra !== undefined || subtype === undefined || !TOKEN.test(type) || !TOKEN.test(subtype);
+        return extra !== undefined || subtype === undefined || !isToken(type) || !isToken(subtype);
       });
       if (bad.length > 0)
         throw problem(`expected media types such as application/json or text/*, got "${bad.join('", "')}"`);
@@ -344,6 +343,27 @@ function json(input: unknown): unknown {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const KEY_FIELDS = new Set(['key', 'origins', 'rateLimit', 'bandwidthLimit']);
+const MIN_KEY_LENGTH = 16;
+
+/**
+ * Headers CORSWAY_TARGET_HEADERS may not set: the proxy's own (the key never
+ * reaches a target), and those that frame or route the request, which a
+ * fixed value would break or turn into request smuggling.
+ */
+const RESERVED_TARGET_HEADERS = new Set([
+  KEY_HEADER,
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-connection',
+  'proxy-authorization',
+]);
 
 /** `CORSWAY_KEYS`: `[{"key": "...", "origins": [...], "rateLimit": "600/1m", "bandwidthLimit": "..."}]`; values never shown. */
 export function accessKeys(): Kind<readonly AccessKey[], readonly AccessKeyOption[]> {
@@ -363,9 +383,11 @@ export function accessKeys(): Kind<readonly AccessKey[], readonly AccessKeyOptio
         if (unknown.length > 0)
           throw problem(`${at}: unknown field "${unknown.join('", "')}" (key, origins, rateLimit, bandwidthLimit)`);
         const { key, origins: allowed, rateLimit, bandwidthLimit } = entry;
-        if (typeof key !== 'string' || !key || /[\s,]/.test(key)) {
-          throw problem(`${at}: "key" must be a non-empty string without spaces or commas`);
+        if (typeof key !== 'string' || !/^[\x21-\x2b\x2d-\x7e]+$/.test(key)) {
+          throw problem(`${at}: "key" must be a non-empty string of visible ASCII without spaces or commas`);
         }
+        // A key with budgets of its own is worth guessing; the metrics token has the same floor.
+        if (key.length < MIN_KEY_LENGTH) throw problem(`${at}: "key" must be ${MIN_KEY_LENGTH} characters or more`);
         if (seen.has(key)) throw problem(`${at}: the same key appears twice`);
         seen.add(key);
         const check = <T>(field: string, value: unknown, parse: (v: unknown) => T): T => {
@@ -415,7 +437,10 @@ export function targetHeaders(): Kind<
         })();
         if (!isRecord(headers)) throw problem(`"${host}": expected an object of header names and values`);
         const pairs = Object.entries(headers).map(([name, v]) => {
-          if (!TOKEN.test(name.toLowerCase())) throw problem(`"${host}": "${name}" is not a header name`);
+          if (!isToken(name)) throw problem(`"${host}": "${name}" is not a header name`);
+          if (RESERVED_TARGET_HEADERS.has(name.toLowerCase())) {
+            throw problem(`"${host}": "${name}" is reserved: the proxy sets it itself or never forwards it`);
+          }
           // biome-ignore lint/suspicious/noControlCharactersInRegex: a value with control characters could split the request.
           if (typeof v !== 'string' || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) {
             throw problem(`"${host}": the value of "${name}" must be a string without control characters`);

@@ -250,7 +250,7 @@ export const SETTINGS = [
     kind: accessKeys(),
     default: '',
     meaning: 'none',
-    doc: 'access keys, JSON: [{"key": "...", "origins": [...], "rateLimit": "600/1m", "bandwidthLimit": "1073741824/1d"}]; a secret on Workers',
+    doc: 'access keys of 16 or more visible ASCII characters, JSON: [{"key": "...", "origins": [...], "rateLimit": "600/1m", "bandwidthLimit": "1073741824/1d"}]; a secret on Workers',
     where: ['node', 'workers', 'library'],
     secret: true,
     // How many, never which.
@@ -304,7 +304,7 @@ export const SETTINGS = [
     kind: targetHeaders(),
     default: '',
     meaning: 'none',
-    doc: 'request headers set on requests to matching hosts, JSON: {"api.example.com": {"Authorization": "Bearer ..."}}; a secret on Workers',
+    doc: 'request headers set on requests to matching hosts, JSON: {"api.example.com": {"Authorization": "Bearer ..."}}; not Host, framing or hop-by-hop headers, nor X-Corsway-Key; a secret on Workers',
     where: ['node', 'workers', 'library'],
     secret: true,
     // The hosts, never the headers.

@@ -97,7 +97,7 @@ const CASES: Record<string, { good: unknown; read?: (v: unknown) => unknown; exp
         ],
       ),
     expected: [[KEY, true, false, { limit: 600, windowSeconds: 60 }, null]],
-    bad: '[{"key": "k", "rateLimit": "lots"}]',
+    bad: `[{"key": "${KEY}", "rateLimit": "lots"}]`,
   },
   CORSWAY_ANONYMOUS: { good: 'off', expected: false, bad: 'perhaps' },
   CORSWAY_BANDWIDTH_LIMIT: {
@@ -268,9 +268,12 @@ describe('parseConfig(operator variables together)', () => {
   test.each([
     ['not JSON', '[{key:', /expected JSON/],
     ['an object', '{"key": "x"}', /expected a JSON array/],
-    ['an unknown field', '[{"key": "abc", "limit": 5}]', /entry 1: unknown field "limit"/],
+    ['an unknown field', `[{"key": "${KEY}", "limit": 5}]`, /entry 1: unknown field "limit"/],
     ['an empty key', '[{"key": ""}]', /entry 1: "key" must be a non-empty string/],
-    ['bad origins', '[{"key": "abc", "origins": ["app.example.com"]}]', /entry 1: "origins": .*not an origin/],
+    ['a key of 15 characters', '[{"key": "abcdefghijklmno"}]', /entry 1: "key" must be 16 characters or more$/],
+    ['a key with a space', '[{"key": "abcdefgh ijklmnopq"}]', /entry 1: "key" must be .* of visible ASCII/],
+    ['a key outside ASCII', '[{"key": "abcdefghijklmnopé"}]', /entry 1: "key" must be .* of visible ASCII/],
+    ['bad origins', `[{"key": "${KEY}", "origins": ["app.example.com"]}]`, /entry 1: "origins": .*not an origin/],
   ])('CORSWAY_KEYS with %s -> named', (_, value, message) => {
     const problems = problemsOf({ CORSWAY_KEYS: value });
     expect(problems).toHaveLength(1);
@@ -303,5 +306,32 @@ describe('corsway(options): typed options, parsed by the same rules, named after
   ])('%j -> TypeError', (options, message) => {
     expect(() => corsway(options as never)).toThrow(TypeError);
     expect(() => corsway(options as never)).toThrow(message);
+  });
+});
+
+describe('CORSWAY_TARGET_HEADERS', () => {
+  test.each([
+    'Host',
+    'Content-Length',
+    'Transfer-Encoding',
+    'Connection',
+    'Keep-Alive',
+    'Upgrade',
+    'TE',
+    'Trailer',
+    'Expect',
+    'Proxy-Connection',
+    'Proxy-Authorization',
+    'X-Corsway-Key',
+  ])('setting %s -> refused at start-up, naming the variable, the host and the header', (name) => {
+    const value = JSON.stringify({ 'api.example.com': { [name]: 'fixed' } });
+    expect(problemsOf({ ...CONTEXT, CORSWAY_ANONYMOUS: 'off', CORSWAY_TARGET_HEADERS: value })).toEqual([
+      `CORSWAY_TARGET_HEADERS: "api.example.com": "${name}" is reserved: the proxy sets it itself or never forwards it`,
+    ]);
+  });
+
+  test.each(['Authorization', 'X-Api-Key', 'Cookie', 'Origin'])('setting %s -> accepted', (name) => {
+    const value = JSON.stringify({ 'api.example.com': { [name]: 'fixed' } });
+    expect(problemsOf({ ...CONTEXT, CORSWAY_ANONYMOUS: 'off', CORSWAY_TARGET_HEADERS: value })).toEqual([]);
   });
 });
