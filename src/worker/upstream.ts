@@ -1,4 +1,5 @@
 import type { RequestBody } from '../core/body.ts';
+import { ProxyError } from '../core/errors.ts';
 import type { Upstream } from '../core/upstream.ts';
 
 /**
@@ -18,8 +19,23 @@ export const upstream: Upstream = async ({ url, method, headers, body, signal })
     redirect: 'manual',
     cache: 'no-store',
   });
+  if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+    await res.body?.cancel();
+    throw new ProxyError('upstream_failed', interimMessage(res.status));
+  }
   return { status: res.status, headers: res.headers, body: res.body };
 };
+
+/*
+ * workerd's HTTP client (kj HttpClientImpl::request) takes the first response
+ * head it reads, a 1xx included, for the response, and the rest of the
+ * connection, final response and all, for that 1xx's body. Parsing that raw
+ * HTTP here would be a second HTTP parser in the proxy, so a 1xx is refused.
+ * https://github.com/cloudflare/workers-sdk/issues/7185 (upstream:workerd)
+ */
+function interimMessage(status: number): string {
+  return `The target sent an interim ${status} response before its final one, which the Workers runtime cannot pass on: it hands over the interim response in place of the final one. Call the target without this proxy, or through a corsway on Node, which skips interim responses.`;
+}
 
 /**
  * A declared length goes out with the client's Content-Length (targets such

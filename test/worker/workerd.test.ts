@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { InterimTarget } from '../support/interim-target.ts';
 import type { RunningProxy } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
 import { type Budgets, buildBundle, startWorkerd } from '../support/workerd.ts';
@@ -227,5 +228,49 @@ describe('worker bundle in plain workerd, a target name resolving to 127.0.0.1',
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: 'target_not_allowed' });
     expect(upstream.hits).toHaveLength(0);
+  });
+});
+
+/*
+ * workerd's fetch takes a target's interim 1xx for the response and hands the
+ * final response over as raw HTTP inside its body (kj's HTTP client reads one
+ * response head; the rest of the connection is that response's body). These
+ * cases pin it, a minimal Worker and corsway's, so they fail once workerd
+ * passes the final response on and corsway can relay it as Node does.
+ */
+describe('a target sending 103 Early Hints before 200, in plain workerd', () => {
+  const target = new InterimTarget();
+  let probe: RunningProxy;
+  let corsway: RunningProxy;
+
+  beforeAll(async () => {
+    await target.start();
+    [probe, corsway] = await Promise.all([
+      startWorkerd(join(import.meta.dirname, 'fixtures/interim-probe.mjs'), { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }),
+      startWorkerd(bundleOnce(), { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([probe?.stop(), corsway?.stop()]);
+    await target.stop();
+  });
+
+  test("a minimal Worker's fetch -> status 103, the hints' headers, the final response as raw HTTP in its body", async () => {
+    const url = `${target.origin}/early-hints`;
+    const res = await fetch(`${probe.url}/?url=${encodeURIComponent(url)}&until=final`);
+    expect(await res.json()).toEqual({
+      status: 103,
+      link: '</style.css>; rel=preload; as=style',
+      body: 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-final: yes\r\ncontent-length: 5\r\n\r\nfinal',
+    });
+  });
+
+  test('GET /<target>/early-hints through corsway -> 502 upstream_failed naming the interim 103 response', async () => {
+    const res = await fetch(`${corsway.url}/${target.origin}/early-hints`);
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe('upstream_failed');
+    expect(body.message).toMatch(/interim 103 response .*Workers runtime cannot pass on/);
+    expect(res.headers.get('x-final')).toBeNull();
   });
 });
