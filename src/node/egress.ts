@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
-import { type Dispatcher, ProxyAgent } from 'undici';
+import { type buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici';
 import { ConfigError } from '../config/config.ts';
+import { skippingContinue } from './interim.ts';
 
 /** An egress (forward) proxy that upstream requests must go through. */
 export interface Egress {
@@ -77,14 +78,24 @@ export function egressRoute(
   close: () => Promise<void>;
 } {
   const bypass = noProxyMatcher(egress.noProxy);
-  const http = egress.httpProxy ? new ProxyAgent({ ...options, uri: egress.httpProxy }) : null;
-  const https = egress.httpsProxy ? new ProxyAgent({ ...options, uri: egress.httpsProxy }) : http;
+  const http = egress.httpProxy ? new ProxyAgent({ ...options, uri: egress.httpProxy, factory: tunnelPool }) : null;
+  const https = egress.httpsProxy ? new ProxyAgent({ ...options, uri: egress.httpsProxy, factory: tunnelPool }) : http;
   return {
     route: (url) => (bypass(url) ? null : url.protocol === 'https:' ? https : http),
     close: async () => {
       await Promise.all([http?.close(), https !== http ? https?.close() : undefined]);
     },
   };
+}
+
+/**
+ * A target's pool behind the egress proxy (undici's default but for
+ * `connect`): its sockets, tunnels through the proxy, drop a target's
+ * unsolicited 100 Continue as direct sockets do (interim.ts).
+ */
+function tunnelPool(origin: string | URL, options: object): Dispatcher {
+  const { connect, ...rest } = options as Pool.Options & { connect: buildConnector.connector };
+  return new Pool(origin, { ...rest, connect: skippingContinue(connect) });
 }
 
 /**

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { corsway } from '../../src/index.ts';
 import { noProxyMatcher } from '../../src/node/egress.ts';
 import { egressFromEnv, nodeUpstream, type Resolve } from '../../src/node/upstream.ts';
+import { INTERIM_ANSWERS, InterimTarget } from '../support/interim-target.ts';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { selfSigned } from '../support/tls.ts';
 import { Upstream } from '../support/upstream.ts';
@@ -167,6 +168,47 @@ describe('Node server with HTTP_PROXY', () => {
     await expect(startNode({ HTTP_PROXY: 'proxy.internal:3128' })).rejects.toThrow(
       /exited with 1[\s\S]*HTTP_PROXY: expected a proxy URL/,
     );
+  });
+});
+
+describe('Node server with HTTP_PROXY, a target sending interim 1xx responses first', () => {
+  const target = new InterimTarget();
+  let proxy: RunningProxy;
+  /** What the egress proxy saw in this block (the file's afterEach clears it after each test). */
+  const tunnels: string[] = [];
+  afterEach(() => {
+    tunnels.push(...forwardProxy.seen);
+  });
+  beforeAll(async () => {
+    await target.start();
+    proxy = await startNode({ CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', HTTP_PROXY: forwardProxy.url });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await target.stop();
+  });
+
+  test.each(Object.keys(INTERIM_ANSWERS))(
+    'GET and POST /<target>%s through the egress tunnel -> 200, the final response relayed as on the direct path',
+    async (path) => {
+      for (const method of ['GET', 'POST']) {
+        const res = await fetch(`${proxy.url}/${target.origin}${path}`, {
+          method,
+          body: method === 'POST' ? 'x'.repeat(1000) : null,
+        });
+        const body = await res.text();
+        expect(res.status, body).toBe(200);
+        expect(body).toBe('final');
+        expect(res.headers.get('x-final')).toBe('yes');
+        // The hints were for the interim response; they are not the final one's.
+        expect(res.headers.get('link')).toBeNull();
+      }
+    },
+  );
+
+  test('every request above went through the egress proxy, over pooled tunnels to the target', () => {
+    expect(tunnels.length).toBeGreaterThan(0);
+    expect(new Set(tunnels)).toEqual(new Set([`CONNECT 127.0.0.1:${target.port}`]));
   });
 });
 
