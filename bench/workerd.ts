@@ -14,7 +14,8 @@ import { cpuMs, onInterrupt, ROOT, startService } from './processes.ts';
  * CPU time of the workerd process per request (Linux /proc, user + system),
  * the median of interleaved rounds. Everything on 127.0.0.1, every run bounded.
  *
- *   BENCH_ROUNDS (default 5), BENCH_SMALL (requests per round, default 400)
+ *   BENCH_ROUNDS (default 5), BENCH_SMALL (requests per round, default 400),
+ *   BENCH_ONLY (run only the scenarios whose name starts with it, e.g. `small`; default all)
  */
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
       `| scenario | pass-through Worker, CPU ms/request | corsway Worker, CPU ms/request | ratio | target | met |`,
       '|---|---:|---:|---:|---:|---|',
     );
-    for (const scenario of SCENARIOS) {
+    for (const scenario of SCENARIOS.filter((s) => s.name.startsWith(process.env.BENCH_ONLY ?? ''))) {
       const floors: number[] = [];
       const ours: number[] = [];
       // Interleaved, so a busy moment of the machine falls on both.

@@ -6,16 +6,14 @@ import { Abort } from './core/abort.ts';
 import { errorResponse, ProxyError } from './core/errors.ts';
 import { asProxyError, type CorsProxy, checkPreflight, createProxy } from './core/proxy.ts';
 import type { RequestRecord } from './core/record.ts';
-import type { Cancellable, Upstream } from './core/upstream.ts';
+import { answerResponse, type Relayable } from './core/respond.ts';
+import type { Upstream } from './core/upstream.ts';
 import { handleDiagnose } from './diagnose/diagnose.ts';
 import type { ByteLimiter } from './limiters/bandwidth.ts';
 import type { RateLimiter } from './limiters/rate-limit.ts';
 import { cacheMetrics, METRICS_CONTENT_TYPE, type Metrics, storeHealth } from './observe/metrics.ts';
 import { helpHtml, helpText } from './pages/help.ts';
-import { fetchLine, type Page, type RequestFacts, requestFacts, servedPages } from './routes.ts';
-
-/** A target's body the app can relay: a web stream, or a body that becomes one (the Node proxy's socket body). */
-export type Relayable = ReadableStream<Uint8Array> | (Cancellable & { stream(): ReadableStream<Uint8Array> });
+import { fetchIncoming, fetchLine, type Page, type RequestFacts, requestFacts, servedPages } from './routes.ts';
 
 /** What the runtime lends the app. */
 export interface Capabilities {
@@ -56,15 +54,6 @@ export interface Capabilities {
    * @default one in process memory bounded by CORSWAY_CACHE_BYTES
    */
   readonly cache?: Cache;
-  /** See ProxyCapabilities.declaredBodies. @default false */
-  readonly declaredBodies?: boolean;
-  /**
-   * Whether `request.signal` tells when the client went away. Workers: false;
-   * workerd cancels a request's subrequests itself then, and without the
-   * enable_request_signal flag the signal never fires, while following it
-   * cost about a tenth of a small request's CPU. @default true
-   */
-  readonly requestSignal?: boolean;
 }
 
 const HTML = 'text/html; charset=UTF-8';
@@ -87,7 +76,6 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       bytes: caps.bytes,
       log,
       metrics,
-      declaredBodies: caps.declaredBodies,
     });
   const trustProxy = caps.trustProxy ?? config.trustProxy;
   const expected = `Bearer ${config.metricsToken}`;
@@ -150,73 +138,13 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       throw new ProxyError('method_not_allowed', `${facts.path} answers GET and HEAD only, not ${req.method}.`);
     }
 
-    const answer = await proxy.handle({
-      method: req.method,
-      target: facts.target,
-      base: facts.base,
-      headers: req.headers,
-      body: facts.hasBody ? req.body : null,
-      abort: caps.requestSignal === false ? new Abort() : Abort.following(req.signal),
-      client: facts.client,
-      background: (work) => waitUntil(c, work),
-    });
-    if (answer.body === null || typeof answer.body === 'string') {
-      answer.sent(answer.body === null ? 0 : new TextEncoder().encode(answer.body).byteLength);
-      return new Response(answer.body, { status: answer.status, headers: answer.headers.pairs() });
-    }
-    let body = 'getReader' in answer.body ? answer.body : answer.body.stream();
-    // A declared length over the limit was refused before sending: only bodies of unknown length are counted.
-    if (answer.limit && !answer.headers.has('content-length')) body = body.pipeThrough(byteLimit(answer.limit));
-    if (log || metrics || answer.progress) body = counted(body, answer.sent, answer.progress);
-    return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
+    const answer = await proxy.handle(
+      fetchIncoming(req, facts, Abort.following(req.signal), (work) => waitUntil(c, work)),
+    );
+    return answerResponse(answer, log !== undefined || metrics !== undefined);
   });
 
   return app;
-}
-
-/**
- * The body as it is read by the client, counted; `done` is called once, when
- * it ended, failed or was cancelled (the client went away).
- */
-function counted(
-  body: ReadableStream<Uint8Array>,
-  done: (bytes: number) => void,
-  progress: ((bytes: number) => void) | null,
-): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  let bytes = 0;
-  let ended = false;
-  const end = (sent: number) => {
-    if (ended) return;
-    ended = true;
-    done(sent);
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        reader ??= body.getReader();
-        try {
-          const { done: last, value } = await reader.read();
-          if (last) {
-            end(bytes);
-            controller.close();
-            return;
-          }
-          bytes += value.byteLength;
-          progress?.(bytes);
-          controller.enqueue(value);
-        } catch (error) {
-          end(bytes);
-          controller.error(error);
-        }
-      },
-      cancel(reason) {
-        end(bytes);
-        return reader ? reader.cancel(reason) : body.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }
 
 /** Hands work that outlives the response to the Worker's waitUntil; elsewhere (Node) it runs on its own. */
@@ -235,16 +163,4 @@ function sameText(a: string, b: string): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < b.length; i++) diff |= (a.charCodeAt(i) | 0) ^ b.charCodeAt(i);
   return diff === 0;
-}
-
-/** Errors the body once more than `max` bytes passed, so the client sees the cut. */
-function byteLimit(max: number): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > max) controller.error(new Error('response larger than CORSWAY_MAX_RESPONSE_BYTES'));
-      else controller.enqueue(chunk);
-    },
-  });
 }

@@ -1,6 +1,8 @@
+import type { Abort } from './core/abort.ts';
 import { socketClientAddress } from './core/address.ts';
 import { ProxyError } from './core/errors.ts';
 import type { HeaderMap } from './core/fields.ts';
+import type { Incoming } from './core/proxy.ts';
 
 /*
  * The front door, decided once: which of the app's own pages a request asks
@@ -193,5 +195,24 @@ export function fetchLine(
     serves: options.serves,
     // On Node, reading `body` builds a whole WHATWG Request: the method is tested first.
     body: request.method !== 'GET' && request.method !== 'HEAD' && request.body !== null,
+  };
+}
+
+/** A WHATWG request to a target, as the proxy takes it: the Hono app's and the Worker's front door's. */
+export function fetchIncoming(
+  request: Request,
+  facts: RequestFacts,
+  abort: Abort,
+  background: (work: Promise<unknown>) => void,
+): Incoming {
+  return {
+    method: request.method,
+    target: facts.target,
+    base: facts.base,
+    headers: request.headers,
+    body: facts.hasBody ? request.body : null,
+    abort,
+    client: facts.client,
+    background,
   };
 }

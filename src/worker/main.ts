@@ -4,12 +4,15 @@ import { cacheApiStore } from '../cache/cache-api.ts';
 import { createCache, maxEntryBytes } from '../cache/layer.ts';
 import { ConfigError, type Env, parseConfig } from '../config/config.ts';
 import { errorResponse, ProxyError } from '../core/errors.ts';
+import { createProxy } from '../core/proxy.ts';
 import { withCleanEnd } from './clean-end.ts';
 import { devRequest } from './dev.ts';
+import { type Handler, workerFront } from './front.ts';
 import { workerLimiter } from './limiters.ts';
 import { upstream } from './upstream.ts';
 
-type Handler = (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response>;
+/** The client's address, as Cloudflare tells it. */
+const clientAddress = (request: Request) => request.headers.get('cf-connecting-ip') ?? '';
 
 /** One app per `env`: the bindings object is the same for every request of an isolate. */
 const apps = new WeakMap<object, Handler | ProxyError>();
@@ -18,27 +21,26 @@ function build(env: Env): Handler | ProxyError {
   try {
     const config = parseConfig(env);
     const { limiter, bytes, health } = workerLimiter(config, env);
+    // Per data centre; coalescing of concurrent misses is per isolate.
+    const cache = config.cache
+      ? createCache(upstream, { store: cacheApiStore(caches.default), maxEntryBytes: maxEntryBytes(config.cacheBytes) })
+      : undefined;
+    const proxy = createProxy(config, { upstream: cache?.upstream ?? upstream, limiter, bytes, declaredBodies: true });
     const app: Hono = createApp(config, {
       upstream,
+      proxy,
       limiter,
       bytes,
       health,
-      declaredBodies: true,
-      requestSignal: false,
-      clientAddress: (c) => c.req.header('cf-connecting-ip') ?? '',
+      clientAddress: (c) => clientAddress(c.req.raw),
       // Cloudflare sets the URL's scheme and CF-Connecting-IP; forwarding headers are the client's own.
       trustProxy: false,
-      // Per data centre; coalescing of concurrent misses is per isolate.
-      cache: config.cache
-        ? createCache(upstream, {
-            store: cacheApiStore(caches.default),
-            maxEntryBytes: maxEntryBytes(config.cacheBytes),
-          })
-        : undefined,
+      cache,
     });
+    const front = workerFront(proxy, app, clientAddress);
     const cuts = config.maxResponseBytes > 0;
     const serve: Handler = async (request, env, ctx) => {
-      const response = await app.fetch(request, env, ctx);
+      const response = await front(request, env, ctx);
       return cuts ? withCleanEnd(response) : response;
     };
     // WRANGLER_DEV comes from .dev.vars, which only wrangler dev reads (see dev.ts).
