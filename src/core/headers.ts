@@ -36,12 +36,15 @@ const REQUEST_DROP_PREFIXES = ['x-forwarded-', 'cf-'];
 
 /**
  * Response headers that store browser state for the origin that served them,
- * which for a proxied response is the proxy's: relayed, one target could act
- * on every other target's pages through the proxy. Never relayed.
+ * or lend that origin's authority, which for a proxied response is the proxy's:
+ * relayed, one target could act on every other target's pages through the
+ * proxy. Never relayed. docs/security.md has the same table, for readers.
  */
 export const ORIGIN_STATE_HEADERS: readonly string[] = [
   'strict-transport-security', // RFC 6797: HTTPS-only pinning for the host
-  'clear-site-data', // W3C Clear Site Data: wipes cookies, storage, caches
+  'public-key-pins', // RFC 7469 (removed from browsers): key pins for the host
+  'expect-ct', // RFC 9163 (obsolete): a Certificate Transparency policy for the host
+  'clear-site-data', // W3C Clear Site Data: wipes the origin's cookies, storage, caches, for every app using the proxy
   'service-worker-allowed', // W3C Service Workers 3.3: widens a worker's scope
   'nel', // W3C Network Error Logging: a reporting policy for the origin
   'report-to', // Reporting API v0 (Chromium): endpoint groups for the origin
@@ -50,15 +53,25 @@ export const ORIGIN_STATE_HEADERS: readonly string[] = [
   'accept-ch', // RFC 8942 / HTML: client hints remembered for the origin
   'critical-ch', // Client Hints Reliability draft (Chromium): restarts with hints
   'set-login', // FedCM Login Status API: the origin's logged-in state
+  'idp-signin-status', // FedCM (Chromium): Set-Login's earlier name
   'origin-agent-cluster', // HTML 7.1.3: origin-keyed agent cluster for the origin
-  'shared-storage-write', // Shared Storage API (Chromium): writes the origin's storage
+  'origin-trial', // Origin Trials (Chromium): features for the origin, some persisted
   'observe-browsing-topics', // Topics API (Chromium): records the origin's observation
   'activate-storage-access', // Storage Access Headers (Chromium): grants for the origin
+  'use-as-dictionary', // Compression Dictionary Transport (Chromium): a dictionary for the origin, sent to all targets
+  'speculation-rules', // Speculation Rules (WICG, Chromium): prefetch and prerender as the origin
+  'supports-loading-mode', // Chromium: lends the page to prerendering by other pages and to fenced frames
+  'x-allow-fledge', // Protected Audience (Chromium): Ad-Auction-Allowed's earlier name
 ];
 
 /** Response header prefixes of the same kind: whole families named alike. */
 export const ORIGIN_STATE_PREFIXES: readonly string[] = [
   'attribution-reporting-', // Attribution Reporting API (Chromium): -register-source, -register-trigger ...
+  'shared-storage-', // Shared Storage API (Chromium): -write, -cross-origin-worklet-allowed
+  'sec-session-', // Device Bound Session Credentials (Chromium): -registration, -challenge bind sessions to the origin
+  'ad-auction-', // Protected Audience (Chromium): -allowed, -signals, -record-event, -result ... for the origin
+  'x-fledge-', // Protected Audience (Chromium): the family's earlier names
+  'sec-private-state-token', // Private State Tokens (Chromium): tokens issued to the origin
 ];
 
 /**

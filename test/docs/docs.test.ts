@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ERROR_STATUS } from '../../src/core/errors.ts';
+import { ORIGIN_STATE_HEADERS, ORIGIN_STATE_PREFIXES } from '../../src/core/headers.ts';
 import { parseTarget } from '../../src/core/target.ts';
 import { ROOT } from '../support/runtimes.ts';
 
@@ -117,5 +118,20 @@ describe('links between the docs', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+describe('docs/security.md', () => {
+  test('its origin-state table names exactly the headers and families src/core/headers.ts drops', () => {
+    const names = tableRows(read('docs/security.md'), 'response header').map((row) =>
+      (row[0] ?? '').replace(/`/g, '').toLowerCase(),
+    );
+    expect(names.filter((name) => !name.endsWith('*')).sort()).toEqual([...ORIGIN_STATE_HEADERS].sort());
+    expect(
+      names
+        .filter((name) => name.endsWith('*'))
+        .map((name) => name.slice(0, -1))
+        .sort(),
+    ).toEqual([...ORIGIN_STATE_PREFIXES].sort());
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ORIGIN_STATE_HEADERS, ORIGIN_STATE_PREFIXES } from '../../src/core/headers.ts';
 import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
 import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
@@ -28,9 +29,35 @@ const ORIGIN_STATE: Record<string, string> = {
   'attribution-reporting-register-trigger': '{"event_trigger_data":[{"trigger_data":"1"}]}',
   'attribution-reporting-info': 'preferred-platform=web',
   'shared-storage-write': 'set;key=user;value=tracked',
+  'shared-storage-cross-origin-worklet-allowed': '?1',
   'observe-browsing-topics': '?1',
   'activate-storage-access': 'retry; allowed-origin="https://tracker.example"',
+  'public-key-pins': 'pin-sha256="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; max-age=5184000',
+  'expect-ct': 'max-age=86400, enforce',
+  'idp-signin-status': 'action=signin',
+  'origin-trial': 'AnYtokenThatEnablesAFeatureForTheOrigin==',
+  'use-as-dictionary': 'match="/*", id="tracker"',
+  'speculation-rules': '"/rules.json"',
+  'supports-loading-mode': 'credentialed-prerender, fenced-frame',
+  'sec-session-registration': '(ES256);path="/register";challenge="c"',
+  'sec-session-challenge': '"c";id="session"',
+  'ad-auction-allowed': '?1',
+  'ad-auction-signals': '[{"adSlot":"slot","sellerSignals":{}}]',
+  'ad-auction-record-event': 'type="view", eligible-origins=("https://ads.example")',
+  'x-allow-fledge': 'true',
+  'x-fledge-auction-only': 'true',
+  'sec-private-state-token': 'issued-token',
 };
+
+test('the catalogue sends every entry of the origin-state table, and one header of each family', () => {
+  const sent = Object.keys(ORIGIN_STATE);
+  for (const name of ORIGIN_STATE_HEADERS) expect(sent, name).toContain(name);
+  for (const prefix of ORIGIN_STATE_PREFIXES)
+    expect(
+      sent.some((name) => name.startsWith(prefix)),
+      prefix,
+    ).toBe(true);
+});
 
 const upstream = new Upstream({
   '/origin-state': (_req, res) => {
