@@ -1,8 +1,8 @@
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGINAL = Buffer.from(
@@ -50,17 +50,16 @@ const ACCEPT = ['gzip, deflate, br', 'identity'];
 
 describe.each(RUNTIMES)('%s: compressed responses', (runtime) => {
   const upstream = new Upstream(routes);
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
   let target: string;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
     proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await upstream.stop();
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
@@ -26,17 +26,16 @@ describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
       res.end('body');
     },
   });
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
   let target: string;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
     proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await upstream.stop();
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: server-sent events', (runtime) => {
@@ -22,15 +22,14 @@ describe.each(RUNTIMES)('%s: server-sent events', (runtime) => {
       res.end('id: 3\ndata: last\n\n');
     },
   });
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
     proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await upstream.stop();
   });
 

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /** A TCP listener on loopback that records the first bytes of each connection and answers nothing. */
@@ -32,17 +32,16 @@ class Trap {
 describe.each(RUNTIMES)('%s: target URL forms', (runtime) => {
   const upstream = new Upstream();
   const trap = new Trap();
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
   let host: string;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await Promise.all([upstream.start(), trap.start()]);
     host = `127.0.0.1:${upstream.port}`;
     proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await Promise.all([upstream.stop(), trap.stop()]);
   });
 

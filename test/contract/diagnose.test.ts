@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose/types.ts';
 import { permissive } from '../support/cors-target.ts';
 import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
@@ -43,15 +44,14 @@ const routes = {
 
 describe.each(RUNTIMES)('%s: /diagnose', (runtime) => {
   const upstream = new Upstream(routes);
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     await upstream.start();
     proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await upstream.stop();
   });
 

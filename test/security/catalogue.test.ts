@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { RUNTIMES, type RunningProxy, type Runtime } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { startProxyEarly } from '../support/suite-proxy.ts';
 import { type Exchange, errorCode, rawExchange, send, Trap } from './traps.ts';
 
@@ -450,7 +451,7 @@ function fill(text: string): string {
   return text.replace(/\{(\w+)\}/g, (_, name: string) => String(ports[name]));
 }
 
-async function run(proxy: RunningProxy, c: Case): Promise<void> {
+async function run(proxy: SharedProxy, c: Case): Promise<void> {
   const m = /^(\S+) (\S+)(?: \+ (\d+) characters)?.* -> (\d{3})(?: ([a-z]+_[a-z_]+))?/.exec(c.line);
   if (!m) throw new Error(`unparsable case: ${c.line}`);
   const [, method = '', rawPath = '', padding, status, code] = m;
@@ -476,13 +477,10 @@ async function run(proxy: RunningProxy, c: Case): Promise<void> {
 
 describe.each(RUNTIMES)('%s: hostile input', (runtime) => {
   describe('guarded (defaults)', () => {
-    let proxy: RunningProxy;
-    const started = startProxyEarly(runtime, {});
+    let proxy: SharedProxy;
+    const started = sharedProxy(runtime, {});
     beforeAll(async () => {
       proxy = await started;
-    });
-    afterAll(async () => {
-      await proxy?.stop();
     });
     afterEach(() => {
       for (const trap of traps) expect(trap.connections, `${trap.host}:${trap.port} was reached`).toBe(0);

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, type Runtime, startNode, startProxy } from '../support/runtimes.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { RUNTIMES, type Runtime } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { rawExchange, send } from './traps.ts';
 
 /*
@@ -30,7 +31,7 @@ function expectJson(answer: Raw, status: number, code: string): void {
   expect(answer.body).toContain(`"error":"${code}"`);
 }
 
-function exchanger(proxy: () => RunningProxy) {
+function exchanger(proxy: () => SharedProxy) {
   return async (requestLine: string, headers = '') => {
     const { url } = proxy();
     const host = new URL(url).host;
@@ -39,12 +40,10 @@ function exchanger(proxy: () => RunningProxy) {
 }
 
 describe.each(RUNTIMES)('%s: the front door answers JSON with CORS headers', (runtime: Runtime) => {
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
+  const started = sharedProxy(runtime, {});
   beforeAll(async () => {
-    proxy = await startProxy(runtime, {});
-  });
-  afterAll(async () => {
-    await proxy?.stop();
+    proxy = await started;
   });
   const exchange = exchanger(() => proxy);
 
@@ -72,12 +71,10 @@ describe.each(RUNTIMES)('%s: the front door answers JSON with CORS headers', (ru
 });
 
 describe('node: request lines and heads no route takes', () => {
-  let proxy: RunningProxy;
+  let proxy: SharedProxy;
+  const started = sharedProxy('node', {});
   beforeAll(async () => {
-    proxy = await startNode({});
-  });
-  afterAll(async () => {
-    await proxy?.stop();
+    proxy = await started;
   });
   const exchange = exchanger(() => proxy);
 

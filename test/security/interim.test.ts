@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { INTERIM_ANSWERS, InterimTarget } from '../support/interim-target.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { errorCode, send } from './traps.ts';
 
 /*
@@ -19,13 +19,10 @@ beforeAll(() => target.start());
 afterAll(() => target.stop());
 
 describe.each(RUNTIMES)('%s: interim 1xx responses of the target', (runtime) => {
-  let proxy: RunningProxy;
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  let proxy: SharedProxy;
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
   });
 
   if (runtime === 'node') {

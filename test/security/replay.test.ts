@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REPLAY_LIMIT } from '../../src/core/body.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 
 /*
@@ -151,13 +151,10 @@ beforeAll(() => upstream.start());
 afterAll(() => upstream.stop());
 
 describe.each(RUNTIMES)('%s: a 307/308 replays every byte or none', (runtime) => {
-  let proxy: RunningProxy;
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  let proxy: SharedProxy;
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
   beforeAll(async () => {
     proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
   });
 
   test.each(CASES)(
