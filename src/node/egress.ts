@@ -1,7 +1,8 @@
 import { isIPv6 } from 'node:net';
-import { type buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici';
+import type { buildConnector, Dispatcher, Pool, ProxyAgent } from 'undici';
 import { ConfigError } from '../config/config.ts';
 import { skippingContinue } from './interim.ts';
+import { egressParts } from './undici.ts';
 
 /** An egress (forward) proxy that upstream requests must go through. */
 export interface Egress {
@@ -78,6 +79,7 @@ export function egressRoute(
   close: () => Promise<void>;
 } {
   const bypass = noProxyMatcher(egress.noProxy);
+  const { ProxyAgent } = egressParts();
   const http = egress.httpProxy ? new ProxyAgent({ ...options, uri: egress.httpProxy, factory: tunnelPool }) : null;
   const https = egress.httpsProxy ? new ProxyAgent({ ...options, uri: egress.httpsProxy, factory: tunnelPool }) : http;
   return {
@@ -95,7 +97,7 @@ export function egressRoute(
  */
 function tunnelPool(origin: string | URL, options: object): Dispatcher {
   const { connect, ...rest } = options as Pool.Options & { connect: buildConnector.connector };
-  return new Pool(origin, { ...rest, connect: skippingContinue(connect) });
+  return new (egressParts().Pool)(origin, { ...rest, connect: skippingContinue(connect) });
 }
 
 /**

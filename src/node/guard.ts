@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
 import { isPublicAddress } from '../core/address.ts';
 import { privateTarget } from '../core/target.ts';
 import { createResolver, LookupError, type Resolve } from './resolver.ts';
+import { buildConnector } from './undici.ts';
 
 /** A host as undici or a URL spells it, without the brackets of an IPv6 literal. */
 function bare(hostname: string): string {
@@ -21,9 +22,9 @@ function bare(hostname: string): string {
  */
 export function guardedConnector(
   resolve: Resolve = createResolver().resolve,
-  connect: buildConnector.connector = buildConnector({}),
+  connect: BuildConnector.connector = buildConnector({}),
   guard = true,
-): buildConnector.connector {
+): BuildConnector.connector {
   return (options, callback) => {
     const hostname = bare(options.hostname);
     const literal = isIP(hostname) !== 0;

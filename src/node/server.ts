@@ -2,11 +2,8 @@ import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
-import { createApp } from '../app.ts';
-import { createCache, maxEntryBytes } from '../cache/layer.ts';
-import { memoryStore } from '../cache/store.ts';
 import type { Config, Listen } from '../config/config.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { createProxy } from '../core/proxy.ts';
@@ -14,7 +11,7 @@ import type { Upstream } from '../core/upstream.ts';
 import { memoryByteLimiter } from '../limiters/bandwidth.ts';
 import { memoryLimiter, usesBudgets } from '../limiters/rate-limit.ts';
 import { accessLogger } from '../observe/access-log.ts';
-import { createMetrics } from '../observe/metrics.ts';
+import { lazyListener } from './lazy-listener.ts';
 import { nodeListener } from './listener.ts';
 import { announce, listenFailure } from './startup.ts';
 import { NODE_BODIES, type NodeBody } from './stream-body.ts';
@@ -26,6 +23,19 @@ function webBodies(upstream: Upstream<NodeBody>): Upstream {
     const { status, headers, body } = await upstream(request);
     return { status, headers, body: body?.stream() ?? null };
   };
+}
+
+/** The in-memory cache shared by the fast path and the app, loaded only when CORSWAY_CACHE is on. */
+async function nodeCache(cacheBytes: number, upstream: Upstream<NodeBody>) {
+  const [{ createCache, maxEntryBytes }, { memoryStore }] = await Promise.all([
+    import('../cache/layer.ts'),
+    import('../cache/store.ts'),
+  ]);
+  return createCache(upstream, {
+    store: memoryStore(cacheBytes),
+    maxEntryBytes: maxEntryBytes(cacheBytes),
+    bodies: NODE_BODIES,
+  });
 }
 
 /** How long in-flight requests may finish after SIGTERM/SIGINT. */
@@ -63,7 +73,8 @@ function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
 export async function serve(config: Config, listen: Listen): Promise<void> {
   const egress = egressFromEnv(process.env);
   const { upstream, socketUpstream, close } = nodeUpstream({ ...config, egress });
-  const metrics = config.metrics ? createMetrics() : undefined;
+  // What a configuration does not use is not imported (docs/decisions/idle-rss.md).
+  const metrics = config.metrics ? (await import('../observe/metrics.ts')).createMetrics() : undefined;
   // Without a URL, budgets stay in this process's memory.
   // Loaded only when used: the Redis client alone adds about 24 MB of resident memory.
   const budgets = usesBudgets(config);
@@ -76,28 +87,31 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   const log = accessLogger(config.logLevel, (line) => process.stdout.write(line));
 
   // One cache for both paths: the fast path's socket bodies and the app's web streams.
-  const cache = config.cache
-    ? createCache(socketUpstream, {
-        store: memoryStore(config.cacheBytes),
-        maxEntryBytes: maxEntryBytes(config.cacheBytes),
-        bodies: NODE_BODIES,
-      })
-    : null;
+  const cache = config.cache ? await nodeCache(config.cacheBytes, socketUpstream) : null;
   // One proxy for the process: the listener's fast path and the app's pages share its budgets, metrics and cache.
   const proxy = createProxy(config, { upstream: cache?.upstream ?? socketUpstream, limiter, bytes, log, metrics });
-  const app = createApp(config, {
-    upstream,
-    proxy,
-    cache: cache ? { upstream: webBodies(cache.upstream), stats: cache.stats } : undefined,
-    limiter,
-    bytes,
-    log,
-    metrics,
-    clientAddress: (c: Context<{ Bindings: HttpBindings }>) => c.env.incoming.socket.remoteAddress ?? '',
-    health: redis?.problem,
+  // The app (Hono, its adapter, the help and diagnose pages) answers only the
+  // app's own pages: it loads on the first request to one.
+  const pages = lazyListener(async () => {
+    const [{ createApp }, { getRequestListener }] = await Promise.all([
+      import('../app.ts'),
+      import('@hono/node-server'),
+    ]);
+    const app = createApp(config, {
+      upstream,
+      proxy,
+      cache: cache ? { upstream: webBodies(cache.upstream), stats: cache.stats } : undefined,
+      limiter,
+      bytes,
+      log,
+      metrics,
+      clientAddress: (c: Context<{ Bindings: HttpBindings }>) => c.env.incoming.socket.remoteAddress ?? '',
+      health: redis?.problem,
+    });
+    return getRequestListener(app.fetch);
   });
 
-  const listener = nodeListener(proxy, config, getRequestListener(app.fetch));
+  const listener = nodeListener(proxy, config, pages);
   const server = createServer(SERVER_LIMITS, listener);
   // Expect: 100-continue: the body is invited only once the proxy reads it, so a
   // refusal (a declared Content-Length over the limit, a refused origin) comes first.

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { clientKey } from '../core/address.ts';
 import { Fields } from '../core/fields.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
@@ -7,6 +7,7 @@ import { type Egress, egressRoute, pinnedOrigin } from './egress.ts';
 import { checkedAddress, guardedConnector } from './guard.ts';
 import { skippingContinue } from './interim.ts';
 import { createResolver, type Resolve, type ResolverOptions } from './resolver.ts';
+import { Agent } from './undici.ts';
 
 export { type Egress, egressFromEnv } from './egress.ts';
 export { guardedConnector } from './guard.ts';
