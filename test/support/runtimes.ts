@@ -75,7 +75,16 @@ export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // As long as wrangler gets: on a machine shared by several test runs, a start took over 20 s.
-  return ready(child, 'node', /listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000);
+  const proxy = await ready(child, 'node', /listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000);
+  // The app's pages load on their first request (docs/decisions/idle-rss.md); through
+  // tsx on a busy machine that took seconds, so tests start with them loaded, as on the Worker.
+  try {
+    await waitForHttp(`${proxy.url}/healthz`, 60_000, child);
+  } catch (error) {
+    await proxy.stop();
+    throw error;
+  }
+  return proxy;
 }
 
 /**
@@ -173,7 +182,7 @@ export async function startWorker(env: ProxyEnv = {}, wranglerArgs: readonly str
 async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`the proxy exited with ${child.exitCode}`);
     try {
       const res = await fetch(url);
       const body = await res.text();
