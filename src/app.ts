@@ -54,6 +54,8 @@ export interface Capabilities {
    * @default one in process memory bounded by CORSWAY_CACHE_BYTES
    */
   readonly cache?: Cache;
+  /** See ProxyCapabilities.drainUploads: whether the runtime needs refused uploads read before the answer. @default false */
+  readonly drainUploads?: boolean;
 }
 
 const HTML = 'text/html; charset=UTF-8';
@@ -76,6 +78,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       bytes: caps.bytes,
       log,
       metrics,
+      drainUploads: caps.drainUploads,
     });
   const trustProxy = caps.trustProxy ?? config.trustProxy;
   const expected = `Bearer ${config.metricsToken}`;

@@ -86,12 +86,15 @@ function configOf(options: CorswayOptions): Config {
   }
 }
 
+function onWorkers(): boolean {
+  return (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
+}
+
 /** The peer's address where the runtime tells it (routes.ts applies `trustProxy`); see `CorswayOptions.clientAddress`. */
 function defaultClientAddress(): (c: Context) => string {
-  const onWorkers =
-    (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
+  const workers = onWorkers();
   return (c) => {
-    if (onWorkers) return c.req.header('cf-connecting-ip') ?? '';
+    if (workers) return c.req.header('cf-connecting-ip') ?? '';
     const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
     return env?.incoming?.socket?.remoteAddress ?? '';
   };
@@ -108,6 +111,8 @@ export function corsway(options: CorswayOptions = {}): Hono {
   const caps: Capabilities = {
     upstream: options.upstream ?? fetchUpstream,
     clientAddress: options.clientAddress ?? defaultClientAddress(),
+    // Not knowing the runtime, wait for refused uploads as node:http needs; Workers need not.
+    drainUploads: !onWorkers(),
     ...(options.limiter && { limiter: options.limiter }),
     ...(options.log && { log: options.log }),
     ...(options.metrics && { metrics: options.metrics }),

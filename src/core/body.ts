@@ -81,6 +81,7 @@ export class ReplayableBody implements ClientBody {
   /** Taken on the first read, so a request refused before any hop leaves its body unlocked. */
   #lockedReader: Reader | null = null;
   readonly #maxBytes: number;
+  readonly #drains: boolean;
   /** The first chunks read, while they add up to REPLAY_LIMIT bytes or less. */
   readonly #kept: Uint8Array[] = [];
   /** The latest chunk read when it was not kept: only the current hop can still take it. */
@@ -103,9 +104,15 @@ export class ReplayableBody implements ClientBody {
    */
   onOverflow: (error: ProxyError) => void = () => {};
 
-  constructor(source: BodySource, maxBytes: number) {
+  /**
+   * @param drains read the rest of an upload the proxy answers early (a 413,
+   * a relayed 307/308) and let `settle` wait for it, as node:http needs (see
+   * ProxyCapabilities.drainUploads); otherwise it is cancelled at once. @default false
+   */
+  constructor(source: BodySource, maxBytes: number, drains = false) {
     this.#source = source;
     this.#maxBytes = maxBytes;
+    this.#drains = drains;
   }
 
   get #reader(): Reader {
@@ -125,7 +132,8 @@ export class ReplayableBody implements ClientBody {
         this.#read += value.byteLength;
         if (this.#read > this.#maxBytes) {
           this.error = tooLarge(this.#maxBytes);
-          this.#drain();
+          if (this.#drains) this.#drain();
+          else this.#reader.cancel().catch(() => {});
           this.onOverflow(this.error);
           throw this.error;
         }
@@ -226,6 +234,10 @@ export class ReplayableBody implements ClientBody {
    * relayed to the client while it still sends; `settle` waits for it.
    */
   dropRest(): void {
+    if (!this.#drains) {
+      this.discard();
+      return;
+    }
     this.#generation++;
     this.drained = (async () => {
       while (!this.#ended && this.error === null) await this.#pull();
@@ -252,6 +264,7 @@ export class ReplayableBody implements ClientBody {
 
   /** Waits until the rest was dropped, for at most `ms`, so a slow sender cannot hold the answer back for long. */
   async settle(ms: number): Promise<void> {
+    if (!this.#drains) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     if (timer) clearTimeout(timer);

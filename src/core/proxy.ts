@@ -89,6 +89,15 @@ export interface ProxyCapabilities<Body extends Cancellable> {
    * so the proxy neither counts nor copies it in JS (Workers). @default false
    */
   readonly declaredBodies?: boolean;
+  /**
+   * Before a 413 for an upload past CORSWAY_MAX_BODY_BYTES, or a 307/308
+   * relayed while the client still sends, the proxy reads the rest of the
+   * upload (up to the limit again) and waits for it, at most 5 s: node:http
+   * resets a connection answered mid-upload and the client would never read
+   * the answer. Node turns it on; a Worker answers at once and the platform
+   * keeps the answer readable (test/worker/workerd.test.ts). @default false
+   */
+  readonly drainUploads?: boolean;
 }
 
 /** One per process: every route that proxies or spends a budget uses the same one. */
@@ -199,7 +208,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       body =
         length !== null && 'getReader' in req.body
           ? declaredBody(req.body, length, config.maxBodyBytes)
-          : new ReplayableBody(req.body, config.maxBodyBytes);
+          : new ReplayableBody(req.body, config.maxBodyBytes, caps.drainUploads);
     }
     const asked = Date.now();
     const { response: res, url: finalUrl } = await forward(

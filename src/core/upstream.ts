@@ -156,7 +156,8 @@ export async function forward<Body extends Cancellable>(
           throw body.error;
         }
         // Answered while the client still sends, node:http closes the connection
-        // under the unread rest and the client may never read the redirect.
+        // under the unread rest and the client may never read the redirect
+        // (with drainUploads; elsewhere the rest is cancelled and settle returns at once).
         body.dropRest();
         await body.settle(5_000);
         return { response, url };
@@ -174,9 +175,9 @@ export async function forward<Body extends Cancellable>(
       url = next;
     }
   } catch (error) {
-    // The 413 waits until the rest of the upload arrived (bounded): answering
-    // while the client still sends lets the connection be reset under it
-    // (workerd does), and the client never reads its 413.
+    // With drainUploads, the 413 waits until the rest of the upload arrived
+    // (bounded): node:http resets a connection answered while the client still
+    // sends, and the client never reads its 413.
     await first.body?.settle(5_000);
     throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs, url });
   } finally {

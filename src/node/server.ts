@@ -89,7 +89,15 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
   // One cache for both paths: the fast path's socket bodies and the app's web streams.
   const cache = config.cache ? await nodeCache(config.cacheBytes, socketUpstream) : null;
   // One proxy for the process: the listener's fast path and the app's pages share its budgets, metrics and cache.
-  const proxy = createProxy(config, { upstream: cache?.upstream ?? socketUpstream, limiter, bytes, log, metrics });
+  const proxy = createProxy(config, {
+    upstream: cache?.upstream ?? socketUpstream,
+    limiter,
+    bytes,
+    log,
+    metrics,
+    // node:http resets a connection answered while the client still sends.
+    drainUploads: true,
+  });
   // The app (Hono, its adapter, the help and diagnose pages) answers only the
   // app's own pages: it loads on the first request to one.
   const pages = lazyListener(async () => {

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { Abort } from '../../src/core/abort.ts';
 import { checkDeclaredLength, REPLAY_LIMIT, ReplayableBody } from '../../src/core/body.ts';
 import { ProxyError } from '../../src/core/errors.ts';
+import { waitUntil } from '../support/wait.ts';
 
 /** A client body of `sizes` chunks; `pulled` counts the bytes the proxy read. */
 function source(sizes: number[]): {
@@ -175,16 +176,37 @@ describe('ReplayableBody', () => {
     await expect(read()).rejects.toMatchObject({ code: 'body_too_large' });
   });
 
-  test('an oversized upload is drained up to the limit again, then cancelled', async () => {
+  test.each([
+    // 1,000 bytes read and dropped past the 1,200 that overflowed (and the one chunk the stream queues itself).
+    [true, 600 + 600 + 3 * 400, 600 + 600 + 4 * 400],
+    // Nothing read past the 1,200 that overflowed, but the one chunk the stream queues itself.
+    [false, 600 + 600, 600 + 600 + 400],
+  ])('drains %s: an oversized upload is read %i to %i bytes, then cancelled', async (drains, least, most) => {
     const client = source([600, 600, 400, 400, 400, 400, 400]);
-    const body = new ReplayableBody(client.stream, 1000);
+    const body = new ReplayableBody(client.stream, 1000, drains);
     const reader = body.hop().stream().getReader();
     // The second read goes past the limit.
     void reader.read().then(() => reader.read());
-    await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => body.error !== null, 2_000, 5);
+    await body.settle(1_000);
     expect(body.error).toMatchObject({ code: 'body_too_large' });
     expect(client.cancelled()).toBe(true);
-    expect(client.pulled()).toBeLessThan(600 + 600 + 5 * 400);
+    expect(client.pulled()).toBeGreaterThanOrEqual(least);
+    expect(client.pulled()).toBeLessThanOrEqual(most);
+  });
+
+  test('dropRest(): with drains the rest is read to its end; without, the body is cancelled', async () => {
+    for (const drains of [true, false]) {
+      const client = source([100, 100, 100, 100]);
+      const body = new ReplayableBody(client.stream, 1000, drains);
+      await readBytes(body.hop().stream(), 100);
+      body.dropRest();
+      await body.settle(1_000);
+      await new Promise((r) => setTimeout(r, 0));
+      expect({ drains, pulled: client.pulled(), cancelled: client.cancelled() }).toEqual(
+        drains ? { drains, pulled: 400, cancelled: false } : { drains, pulled: expect.any(Number), cancelled: true },
+      );
+    }
   });
 
   test('discard() cancels the client body', async () => {

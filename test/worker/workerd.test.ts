@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { InterimTarget } from '../support/interim-target.ts';
 import type { RunningProxy } from '../support/runtimes.ts';
-import { Upstream } from '../support/upstream.ts';
+import { streaming, Upstream } from '../support/upstream.ts';
 import { type Budgets, buildBundle, startWorkerd } from '../support/workerd.ts';
 
 const ORIGIN = 'https://app.test';
@@ -82,13 +82,69 @@ function refusedUpload(url: string, agent: Agent, bytes: number): Promise<Reply>
   });
 }
 
+/**
+ * A chunked upload (no Content-Length) of `total` bytes; resolves once the
+ * answer was read, which may come while the client is still sending (a write
+ * error after it arrived is expected). `hold`: the client sends them and holds
+ * the rest back until it has read the answer; an answer that waits for the
+ * rest never comes, and the client gives up after 4 s, below the 5 s a proxy
+ * waiting for uploads would wait. Otherwise the client writes all of it as
+ * fast as the connection takes it.
+ */
+function chunkedUpload(url: string, total: number, hold: boolean): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(url, { method: 'POST', agent: false, headers: { origin: ORIGIN } }, (res) => {
+      answered = true;
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body, reused: false });
+        req.destroy();
+      });
+      res.on('error', reject);
+    });
+    const limit = hold ? 4_000 : 20_000;
+    req.setTimeout(limit, () => req.destroy(new Error(`no answer within ${limit} ms`)));
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 3);
+    let written = 0;
+    const write = (): void => {
+      while (written < total && !answered) {
+        written += chunk.length;
+        if (!req.write(chunk) && !hold) {
+          req.once('drain', write);
+          return;
+        }
+      }
+      if (!answered && !hold) req.end();
+    };
+    write();
+  });
+}
+
 /*
  * The bundle `wrangler deploy` ships, in plain `workerd serve`: what a
  * deployed Worker runs, without wrangler dev's local proxy and its
  * workarounds (.dev.vars is not read here, as it is not on deploy).
  */
 describe('worker bundle in plain workerd', () => {
-  const upstream = new Upstream();
+  const upstream = new Upstream({
+    // Reads an upload to its end or its abort, whichever comes.
+    '/sink': streaming(
+      (req, res) =>
+        new Promise<void>((resolve) => {
+          req.on('data', () => {});
+          req.on('error', resolve);
+          req.on('end', () => {
+            res.end();
+            resolve();
+          });
+        }),
+    ),
+  });
   let worker: RunningProxy;
   let target = '';
 
@@ -108,6 +164,12 @@ describe('worker bundle in plain workerd', () => {
 
   test('POST /<target> declaring 4 MiB over CORSWAY_MAX_BODY_BYTES, 1 KiB sent -> 413 body_too_large at once, nothing read or drained', async () => {
     const res = await partialUpload(`${worker.url}/${target}`, 4 * MAX_BODY, 1024);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'body_too_large' });
+  });
+
+  test('POST /<target>/sink chunked, 1.5 MiB past CORSWAY_MAX_BODY_BYTES and the client still sending -> 413 body_too_large read at once, the rest never read', async () => {
+    const res = await chunkedUpload(`${worker.url}/${upstream.origin}/sink`, MAX_BODY + MAX_BODY / 2, true);
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'body_too_large' });
   });
@@ -151,6 +213,48 @@ describe('worker bundle in plain workerd', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('worker bundle in plain workerd, an upload past the 1 MiB kept for a replay', () => {
+  const upstream = new Upstream({
+    // Reads past the 1 MiB kept for a replay, then redirects without reading the rest.
+    '/held-307': streaming(
+      (req, res) =>
+        new Promise<void>((resolve) => {
+          let read = 0;
+          const onData = (chunk: Buffer) => {
+            read += chunk.length;
+            if (read <= MAX_BODY + MAX_BODY / 4) return;
+            req.off('data', onData);
+            req.pause();
+            res.writeHead(307, { location: '/echo', 'content-length': '0' });
+            res.end();
+            resolve();
+          };
+          req.on('data', onData);
+        }),
+    ),
+  });
+  let worker: RunningProxy;
+
+  beforeAll(async () => {
+    await upstream.start();
+    worker = await startWorkerd(bundleOnce(), {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_ALLOW_ORIGINS: ORIGIN,
+      CORSWAY_MAX_BODY_BYTES: String(8 * MAX_BODY),
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await upstream.stop();
+  });
+
+  test('POST /<target>/held-307 chunked 6 MiB, the target answering 307 after 1.25 MiB of it -> the 307 relayed, read by the client still sending', async () => {
+    const res = await chunkedUpload(`${worker.url}/${upstream.origin}/held-307`, 6 * MAX_BODY, false);
+    expect(res.status, res.body).toBe(307);
+    expect(res.body).toBe('');
   });
 });
 
