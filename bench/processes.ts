@@ -11,6 +11,18 @@ import { childPids, procStat } from '../test/support/workers.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * The node every server under test runs on: `BENCH_NODE` (the path of a node
+ * binary, as `npm run bench:both` passes Node 24's), else the one running the bench.
+ */
+export const SERVER_NODE = process.env.BENCH_NODE || process.execPath;
+
+/** `v24.21.0`: the version of SERVER_NODE, or null when it does not run. */
+export function serverNodeVersion(): string | null {
+  const ran = spawnSync(SERVER_NODE, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return ran.status === 0 ? ran.stdout.trim() : null;
+}
+
 /** A server process the benchmark started. */
 export interface Service {
   readonly name: string;
@@ -34,7 +46,7 @@ export function startService(
   timeoutMs = 30_000,
 ): Promise<Service> {
   const args = /\.m?js$/.test(script) ? [script] : ['--import', 'tsx', script];
-  const child = spawn(process.execPath, args, {
+  const child = spawn(SERVER_NODE, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, HOST: host },
     stdio: ['ignore', 'pipe', 'pipe'],

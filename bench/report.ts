@@ -58,7 +58,7 @@ export interface Machine {
   readonly date: string;
 }
 
-export function machine(wrk: string): Machine {
+export function machine(wrk: string, node: string): Machine {
   let cpu = 'unknown CPU';
   try {
     cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
@@ -68,7 +68,7 @@ export function machine(wrk: string): Machine {
     cores: availableParallelism(),
     memory: `${Math.round(totalmem() / 1024 ** 3)} GiB`,
     os: `${type()} ${release()}`,
-    node: process.version,
+    node,
     wrk,
     load: loadavg()
       .map((n) => n.toFixed(2))
@@ -193,10 +193,12 @@ export function verdicts(rows: readonly Row[]): { text: string } {
 
 /** The bench's knobs, and what else in the environment changes every Node server's speed. */
 const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'GLIBC_TUNABLES']);
+/** Knobs that name a path of the machine that ran the bench: the report says which Node, not where. */
+const LOCAL_KNOBS = new Set(['BENCH_NODE', 'BENCH_OUT']);
 
 function command(): string {
   const knobs = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('BENCH_') || RUNTIME_ENV.has(k) || k.startsWith('MALLOC_'))
+    .filter(([k]) => (k.startsWith('BENCH_') && !LOCAL_KNOBS.has(k)) || RUNTIME_ENV.has(k) || k.startsWith('MALLOC_'))
     .map(([k, v]) => `${k}=${v}`);
   return [...knobs, 'npm run bench'].join(' ');
 }

@@ -1,12 +1,23 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { CACHEABLE_JSON, GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
-import { cpuMs, memory, onInterrupt, ROOT, type Service, startService, track, watchMemory } from './processes.ts';
+import {
+  cpuMs,
+  memory,
+  onInterrupt,
+  ROOT,
+  SERVER_NODE,
+  type Service,
+  serverNodeVersion,
+  startService,
+  track,
+  watchMemory,
+} from './processes.ts';
 import { fmt, machine, type Row, render, type Settings, verdicts } from './report.ts';
 import { outlierRound, RELAY_OUTLIER_RULE, spread } from './rounds.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
@@ -450,6 +461,11 @@ async function main(): Promise<number> {
     console.error('bench: wrk is not installed. Install it (Debian/Ubuntu: apt-get install wrk) and run again.');
     return 1;
   }
+  const nodeVersion = serverNodeVersion();
+  if (!nodeVersion) {
+    console.error(`bench: BENCH_NODE=${SERVER_NODE} is not a node binary that runs`);
+    return 1;
+  }
   if (enterNamespace()) return -1;
   // corsway runs as its package does (`npx corsway`): the compiled JavaScript
   // in dist/, not the TypeScript sources through tsx, which alone adds ~75 MB.
@@ -568,13 +584,13 @@ async function main(): Promise<number> {
     for (const service of services.reverse()) await service.stop();
   }
 
-  const info = machine(wrkVersionText);
+  const info = machine(wrkVersionText, nodeVersion);
   const text = render(rows, settings, info);
   console.log(text.table);
   console.log(verdicts(rows).text);
   const out = env.BENCH_OUT ?? (quick || settings.only ? null : 'BENCHMARKS.md');
   if (out) {
-    writeFileSync(join(ROOT, out), text.markdown);
+    writeFileSync(resolve(ROOT, out), text.markdown);
     console.log(`bench: wrote ${out}`);
   }
   if (failed) console.error('bench: corsway or the direct upstream failed a scenario (see the table).');
