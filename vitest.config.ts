@@ -4,16 +4,41 @@ import { REDIS, unrunnable } from './test/support/prerequisites.ts';
 
 const missing = unrunnable(fileURLToPath(new URL('.', import.meta.url)), [REDIS]);
 
+/**
+ * Pure modules: no sockets, no processes, no module state a file leaves behind.
+ * They share their workers' module graph (isolate: false), which halves their
+ * CPU time (docs/decisions/test-wall-time.md).
+ */
+const PURE = [
+  'test/core/**/*.test.ts',
+  'test/config/**/*.test.ts',
+  'test/diagnose/**/*.test.ts',
+  'test/pages/**/*.test.ts',
+  'test/app.test.ts',
+  'test/routes.test.ts',
+  'test/layers.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One proxy per (runtime, settings) for files that share one: test/support/shared-proxy.ts.
-    globalSetup: ['test/support/proxy-broker.ts'],
     exclude: ['test/e2e/**', 'node_modules/**', ...missing],
     // Contract suites start real servers (wrangler dev takes seconds on 2 cores).
     testTimeout: 30_000,
     hookTimeout: 120_000,
     fileParallelism: true,
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'pure', include: PURE, isolate: false } },
+      {
+        extends: true,
+        test: {
+          name: 'servers',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e/**', 'node_modules/**', ...missing, ...PURE],
+          // One proxy per (runtime, settings) for files that share one: test/support/shared-proxy.ts.
+          globalSetup: ['test/support/proxy-broker.ts'],
+        },
+      },
+    ],
   },
 });
