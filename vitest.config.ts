@@ -27,8 +27,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: true,
     maxWorkers: 2,
+    // vitest queues projects by name: 'servers' first, so the short unit files fill the end of the run.
     projects: [
-      { extends: true, test: { name: 'pure', include: PURE, isolate: false } },
+      { extends: true, test: { name: 'unit', include: PURE, isolate: false } },
       {
         extends: true,
         test: {
