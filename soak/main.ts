@@ -17,18 +17,22 @@ const { values } = parseArgs({
     runtime: { type: 'string', default: 'both' },
     concurrency: { type: 'string', default: '12' },
     'no-netns': { type: 'boolean', default: false },
+    only: { type: 'string', default: '' },
+    passthrough: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
-// The Worker run is the shorter one: a fifth of the Node run, at least 30 s.
-const workerSeconds = Number(values['worker-seconds'] ?? Math.max(30, Math.round(seconds / 5)));
+// The Worker run is the shorter one: half the Node run, at least 60 s (its memory is judged on its second half).
+const workerSeconds = Number(values['worker-seconds'] ?? Math.max(60, Math.round(seconds / 2)));
 const concurrency = Number(values.concurrency);
 if (
   ![seconds, workerSeconds, concurrency].every((n) => Number.isInteger(n) && n > 0) ||
-  !['node', 'worker', 'both'].includes(values.runtime)
+  !['node', 'worker', 'both'].includes(values.runtime) ||
+  (values.passthrough !== undefined &&
+    (values.runtime !== 'worker' || !['bare', 'budgets'].includes(values.passthrough)))
 ) {
   console.error(
-    'usage: npm run soak -- [--seconds 600] [--worker-seconds N] [--runtime node|worker|both] [--concurrency 12] [--no-netns]',
+    'usage: npm run soak -- [--seconds 600] [--worker-seconds N] [--runtime node|worker|both] [--concurrency 12] [--no-netns] [--only clean,fault,json,...] [--passthrough bare|budgets]',
   );
   process.exit(2);
 }
@@ -96,6 +100,8 @@ async function main(): Promise<void> {
         concurrency,
         netns,
         redis,
+        only: values.only.split(',').filter(Boolean),
+        passthrough: (values.passthrough as 'bare' | 'budgets' | undefined) ?? null,
         onAbort,
       });
     } catch (error) {

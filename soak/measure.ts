@@ -32,12 +32,19 @@ export function processTree(pid: number): number[] {
 }
 
 /**
- * Open file descriptors and, of those, sockets, summed over `pids`; `by` names
- * each process's share, `kinds` what they are (socket, pipe, anon_inode:[eventfd], file).
+ * Open file descriptors and, of those, sockets and files on disk, summed over `pids`;
+ * `by` names each process's share, `kinds` what they are (socket, pipe, anon_inode:[eventfd], file).
  */
-export function openFiles(pids: readonly number[]): { fds: number; sockets: number; by: string; kinds: string } {
+export function openFiles(pids: readonly number[]): {
+  fds: number;
+  sockets: number;
+  files: number;
+  by: string;
+  kinds: string;
+} {
   let fds = 0;
   let sockets = 0;
+  let files = 0;
   const shares: string[] = [];
   const kinds = new Map<string, number>();
   for (const pid of pids) {
@@ -53,6 +60,7 @@ export function openFiles(pids: readonly number[]): { fds: number; sockets: numb
       try {
         const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
         if (link.startsWith('socket:')) sockets++;
+        if (link.startsWith('/')) files++;
         const kind = link.startsWith('/') ? 'file' : link.replace(/:\[\d+\]$/, '');
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       } catch {}
@@ -60,7 +68,7 @@ export function openFiles(pids: readonly number[]): { fds: number; sockets: numb
     shares.push(`${procStat(pid)?.comm ?? pid} ${fds - before}`);
   }
   const kindList = [...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ');
-  return { fds, sockets, by: shares.join(', '), kinds: kindList };
+  return { fds, sockets, files, by: shares.join(', '), kinds: kindList };
 }
 
 /** Resident set of `pid` in bytes from /proc (for processes without the probe: workerd). */
@@ -92,4 +100,14 @@ export function percentile(values: readonly number[], p: number): number | null 
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** The last sample at or before each tenth of [start, start + span], in MiB: a curve to read by eye. */
+export function curve(points: readonly { t: number; y: number }[], start: number, span: number): string {
+  const tenths: string[] = [];
+  for (let i = 0; i <= 10; i++) {
+    const at = points.filter((p) => p.t <= start + (i / 10) * span).at(-1);
+    tenths.push(at ? (at.y / 1024 / 1024).toFixed(0) : '-');
+  }
+  return tenths.join(' ');
 }

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RedisServer } from '../test/support/redis-server.ts';
-import { type ProxyEnv, type RunningProxy, type Runtime, startNode } from '../test/support/runtimes.ts';
+import { freePort, type ProxyEnv, type RunningProxy, type Runtime, startNode } from '../test/support/runtimes.ts';
 import { sleep } from '../test/support/wait.ts';
 import { buildBundle, startWorkerd } from '../test/support/workerd.ts';
 import { procStat } from '../test/support/workers.ts';
 import { type Check, killWorker, redisOutage, sigtermDrain } from './faults.ts';
-import { openFiles, processTree, readProbe, rssOf, slopePerMinute } from './measure.ts';
+import { type HeapReader, heapReader } from './inspector.ts';
+import { curve, openFiles, processTree, readProbe, rssOf, slopePerMinute } from './measure.ts';
 import { mib, printChecks, printLatency, printOutcomes, Tally } from './report.ts';
 import { ALLOW_ORIGINS, ORIGINS, RATE_LIMIT, SCENARIOS, type Scenario, TIMEOUT_MS } from './scenarios.ts';
 import { soakUpstream } from './targets.ts';
@@ -23,15 +24,35 @@ export interface RunOptions {
   netns: boolean;
   /** redis-server is installed. */
   redis: boolean;
+  /** Only the scenarios with these names or kinds (clean, refusal, fault) under load; all when empty. */
+  only: readonly string[];
+  /**
+   * Serve soak/passthrough-worker.mjs instead of corsway in workerd, the control for workerd's own memory:
+   * `bare`, or with one Durable Object write per request as corsway's budgets do (`budgets`).
+   */
+  passthrough: 'bare' | 'budgets' | null;
   /** Registers a cleanup to run on Ctrl-C; returns its remover. */
   onAbort(cleanup: () => Promise<void>): () => void;
 }
 
 /** Share of the load phase that counts as warm-up (not in the memory slope). */
 const WARM_UP = 0.2;
+/**
+ * On workerd, the first half: workerd's resident set grows while the budgets'
+ * Durable Objects open their SQLite storage and plateaus after; a bare
+ * pass-through Worker writing one value per origin's object grows the same
+ * (docs/reliability.md).
+ */
+const WORKERD_WARM_UP = 0.5;
 /** Growth of resident memory after warm-up that passes, bytes per minute. */
 const RSS_SLOPE_LIMIT = 1024 * 1024;
 const IDLE_MS = 8_000;
+/** A SQLite database's open files: the database, its -wal and its -shm. */
+const STORAGE_FILES = 3;
+/** The budget objects' databases: one per clean origin, the burst's and the refused origin's; workerd's metadata. */
+const BUDGET_DATABASES = ORIGINS + 3;
+/** How often workerd's isolate heap is read. */
+const HEAP_EVERY_MS = 10_000;
 
 /** One soak against one runtime; prints its figures and returns its checks. */
 export async function soak(options: RunOptions): Promise<Check[]> {
@@ -43,7 +64,9 @@ export async function soak(options: RunOptions): Promise<Check[]> {
   const probeFile = join(dir, 'probe.jsonl');
   let proxy: RunningProxy | null = null;
   let bundle: string | null = null;
+  let heap: HeapReader | null = null;
   const cleanup = async () => {
+    heap?.close();
     await proxy?.stop();
     if (bundle) await rm(dirname(bundle), { recursive: true, force: true });
     await redis?.stop();
@@ -69,9 +92,21 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       if (redis) env.CORSWAY_REDIS_URL = redis.url;
     }
     // The Worker as deployed, in plain workerd: what is measured is workerd alone, not wrangler dev's layers.
-    if (!node) bundle = buildBundle();
-    const running = bundle ? await startWorkerd(bundle, env, 'memory') : await startNode(env);
+    if (!node && !options.passthrough) bundle = buildBundle();
+    const inspector = `127.0.0.1:${await freePort()}`;
+    const running = node
+      ? await startNode(env)
+      : options.passthrough
+        ? await startWorkerd(
+            join(import.meta.dirname, 'passthrough-worker.mjs'),
+            env,
+            options.passthrough === 'budgets' ? 'memory' : 'none',
+            {},
+            inspector,
+          )
+        : await startWorkerd(bundle as string, env, 'memory', {}, inspector);
     proxy = running;
+    if (!node) heap = await heapReader(inspector);
     const skipped: string[] = [];
     const scenarios = SCENARIOS.filter((s) => {
       if (s.needsNetns && !options.netns)
@@ -80,6 +115,7 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       else return true;
       return false;
     });
+    const chosen = (s: Scenario) => options.only.length === 0 || options.only.some((o) => o === s.name || o === s.kind);
 
     const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
     let killWindow = false;
@@ -111,11 +147,14 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       }
       return pool[pool.length - 1] as Scenario;
     };
-    const quiet = scenarios.filter((s) => s.kind !== 'fault');
+    const load = scenarios.filter(chosen);
+    if (load.length === 0) throw new Error(`no scenario matches --only ${options.only.join(',')}`);
+    const quiet = load.filter((s) => s.kind !== 'fault');
     const loops = Array.from({ length: options.concurrency }, async () => {
       for (let i = 0; i < 10_000_000 && Date.now() < end; i++) {
         const faults = faultsOn(Date.now());
-        const s = pick(faults ? scenarios : quiet);
+        // With only fault scenarios chosen, they run the whole time.
+        const s = pick(faults || quiet.length === 0 ? load : quiet);
         const outcome = await s.run(ctx);
         tally.add(s.name, s.kind, outcome, faults || faultsOn(Date.now()));
       }
@@ -130,6 +169,15 @@ export async function soak(options: RunOptions): Promise<Check[]> {
         if (rss !== null) rssSamples.push({ pid, t: Date.now(), rss });
       }
     }, 1_000);
+    // workerd's isolate heap, through the inspector, every HEAP_EVERY_MS (each read forces a full collection).
+    const heapSamples: { t: number; y: number }[] = [];
+    const heapLoop = (async () => {
+      while (heap && Date.now() < end) {
+        const used = await heap.used();
+        if (used !== null) heapSamples.push({ t: Date.now(), y: used });
+        await sleep(Math.min(HEAP_EVERY_MS, Math.max(0, end - Date.now())));
+      }
+    })();
 
     const checks: Check[] = [];
     const schedule = async () => {
@@ -150,7 +198,7 @@ export async function soak(options: RunOptions): Promise<Check[]> {
         checks.push(...(await redisOutage(running.url, redis, 2, away)));
       }
     };
-    await Promise.all([...loops, schedule()]);
+    await Promise.all([...loops, schedule(), heapLoop]);
     clearInterval(sampler);
     const afterLoad = openFiles(tree());
     agent.destroy();
@@ -162,24 +210,25 @@ export async function soak(options: RunOptions): Promise<Check[]> {
     );
 
     // Memory: per process, after warm-up; the probe's samples on Node, /proc's for workerd.
-    const warm = start + WARM_UP * loadMs;
+    const warm = start + (node ? WARM_UP : WORKERD_WARM_UP) * loadMs;
     const probe = readProbe(probeFile);
     const samples = node ? probe.map((p) => ({ pid: p.pid, t: p.t, rss: p.rss })) : rssSamples;
     const slopes: string[] = [];
     let worstSlope = Number.NEGATIVE_INFINITY;
+    let worstHeap = Number.NEGATIVE_INFINITY;
     for (const pid of new Set(samples.map((s) => s.pid))) {
       const mine = samples.filter((s) => s.pid === pid && s.t >= warm && s.t <= end);
       // Only processes that lived through most of the measured window (not a killed worker, not its late replacement).
       if (mine.length < 0.6 * ((end - warm) / 1_000)) continue;
       const slope = slopePerMinute(mine.map((s) => ({ t: s.t, y: s.rss }))) ?? 0;
-      const heap = slopePerMinute(
-        probe.filter((p) => p.pid === pid && p.t >= warm && p.t <= end).map((p) => ({ t: p.t, y: p.heap })),
-      );
+      const heapPoints = node ? probe.filter((p) => p.pid === pid).map((p) => ({ t: p.t, y: p.heap })) : heapSamples;
+      const heap = slopePerMinute(heapPoints.filter((p) => p.t >= warm && p.t <= end));
       const last = mine[mine.length - 1]?.rss ?? 0;
       slopes.push(
         `pid ${pid}: RSS ${mib(last)}, ${(slope / 1024).toFixed(0)} KiB/min${heap === null ? '' : `, heap ${(heap / 1024).toFixed(0)} KiB/min`}`,
       );
       worstSlope = Math.max(worstSlope, slope);
+      worstHeap = Math.max(worstHeap, heap ?? Number.NEGATIVE_INFINITY);
     }
     const delays = probe.filter((p) => p.t >= start && p.t <= end).map((p) => p.p99);
 
@@ -187,12 +236,27 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       `\n== ${runtime}: ${seconds} s at concurrency ${options.concurrency}${redis ? ', Redis' : ''}${node ? ', 2 workers' : ''} ==`,
     );
     if (skipped.length) console.log(`  SKIPPED scenarios: ${skipped.join('; ')}`);
+    if (options.passthrough)
+      console.log(
+        `  CONTROL: soak/passthrough-worker.mjs (${options.passthrough}), not corsway: only its memory and descriptors mean something; it has no CORS, refusals or /diagnose, so those outcomes fail`,
+      );
     if (node && !redis)
       console.log('  SKIPPED: Redis faults and budgets (redis-server not installed: apt-get install redis-server)');
     printOutcomes(tally);
     printLatency(tally);
     console.log('\n  memory after warm-up (resident set slope by least squares)');
     for (const line of slopes) console.log(`    ${line}`);
+    if (!node) {
+      console.log(`  workerd over the load, each tenth: RSS | isolate heap after a full collection, MiB`);
+      console.log(
+        `    ${curve(
+          rssSamples.map((s) => ({ t: s.t, y: s.rss })),
+          start,
+          loadMs,
+        )}`,
+      );
+      console.log(`    ${curve(heapSamples, start, loadMs)}`);
+    }
     if (delays.length) {
       const sorted = [...delays].sort((a, b) => a - b);
       console.log(
@@ -218,23 +282,43 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       },
       {
         name: 'every scenario ran',
-        passed: scenarios.every((s) => tally.outcomes.has(s.name)),
+        passed: load.every((s) => tally.outcomes.has(s.name)),
         detail:
-          scenarios
+          load
             .filter((s) => !tally.outcomes.has(s.name))
             .map((s) => s.name)
-            .join(', ') || `${scenarios.length} scenarios`,
+            .join(', ') || `${load.length} scenarios`,
       },
       {
         name: 'resident memory slope after warm-up under 1 MB/min',
         passed: slopes.length > 0 && worstSlope < RSS_SLOPE_LIMIT,
         detail: slopes.length ? `worst ${(worstSlope / 1024).toFixed(0)} KiB/min` : 'no samples',
       },
-      {
-        name: 'file descriptors back to baseline after idle',
-        passed: afterIdle.fds <= baseline.fds,
-        detail: `${baseline.fds} -> ${afterIdle.fds}`,
-      },
+      node
+        ? {
+            name: 'file descriptors back to baseline after idle',
+            passed: afterIdle.fds <= baseline.fds,
+            detail: `${baseline.fds} -> ${afterIdle.fds}`,
+          }
+        : {
+            // Each live budget object holds its SQLite file, -wal and -shm open until workerd evicts it:
+            // how many are live depends on when each was last asked, not on a leak.
+            name: 'descriptors other than files back to baseline after idle; files within 3 per budget object',
+            passed:
+              afterIdle.fds - afterIdle.files <= baseline.fds - baseline.files &&
+              afterIdle.files <= STORAGE_FILES * BUDGET_DATABASES,
+            detail: `non-file ${baseline.fds - baseline.files} -> ${afterIdle.fds - afterIdle.files}, files ${baseline.files} -> ${afterIdle.files} (bound ${STORAGE_FILES * BUDGET_DATABASES})`,
+          },
+      ...(node
+        ? []
+        : [
+            {
+              name: 'isolate heap after a full collection: slope after warm-up under 1 MB/min',
+              passed: worstHeap > Number.NEGATIVE_INFINITY && worstHeap < RSS_SLOPE_LIMIT,
+              detail:
+                worstHeap > Number.NEGATIVE_INFINITY ? `${(worstHeap / 1024).toFixed(0)} KiB/min` : 'too few samples',
+            },
+          ]),
       { name: 'alive and answering at the end', passed: health.startsWith('200 ok'), detail: `/healthz: ${health}` },
     );
     if (node) {

@@ -58,13 +58,15 @@ export default { fetch: () => new Response(null, { status: 404 }) };
  * developer would configure it; otherwise public addresses only, as deployed.
  * `hosts` (name -> address) are resolved by workerd as /etc/hosts entries: it
  * then runs in a mount namespace of its own (`unshare -rm`) whose /etc/hosts
- * is a copy with them added.
+ * is a copy with them added. `inspector` (host:port) opens workerd's
+ * inspector protocol there (the soak reads the isolate's V8 heap through it).
  */
 export async function startWorkerd(
   bundle: string,
   env: Record<string, string> = {},
   budgets: Budgets = 'none',
   hosts: Record<string, string> = {},
+  inspector?: string,
 ): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'corsway-workerd-'));
   const port = await freePort();
@@ -108,7 +110,7 @@ const worker :Workerd.Worker = (
   const file = join(dir, 'config.capnp');
   writeFileSync(file, config);
   const names = Object.entries(hosts);
-  let command = [WORKERD, 'serve', file];
+  let command = [WORKERD, 'serve', file, ...(inspector ? [`--inspector-addr=${inspector}`] : [])];
   if (names.length > 0) {
     const list = join(dir, 'hosts');
     const lines = names.map(([name, address]) => `${address} ${name}`);
