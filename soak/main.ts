@@ -19,6 +19,7 @@ const { values } = parseArgs({
     'no-netns': { type: 'boolean', default: false },
     only: { type: 'string', default: '' },
     passthrough: { type: 'string' },
+    'no-budgets': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -32,7 +33,7 @@ if (
     (values.runtime !== 'worker' || !['bare', 'budgets'].includes(values.passthrough)))
 ) {
   console.error(
-    'usage: npm run soak -- [--seconds 600] [--worker-seconds N] [--runtime node|worker|both] [--concurrency 12] [--no-netns] [--only clean,fault,json,...] [--passthrough bare|budgets]',
+    'usage: npm run soak -- [--seconds 600] [--worker-seconds N] [--runtime node|worker|both] [--concurrency 12] [--no-netns] [--only clean,fault,json,...] [--passthrough bare|budgets] [--no-budgets]',
   );
   process.exit(2);
 }
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
         redis,
         only: values.only.split(',').filter(Boolean),
         passthrough: (values.passthrough as 'bare' | 'budgets' | undefined) ?? null,
+        noBudgets: values['no-budgets'],
         onAbort,
       });
     } catch (error) {

@@ -31,6 +31,8 @@ export interface RunOptions {
    * `bare`, or with one Durable Object write per request as corsway's budgets do (`budgets`).
    */
   passthrough: 'bare' | 'budgets' | null;
+  /** Without CORSWAY_RATE_LIMIT (and on workerd without budget objects): what the budgets cost. */
+  noBudgets: boolean;
   /** Registers a cleanup to run on Ctrl-C; returns its remover. */
   onAbort(cleanup: () => Promise<void>): () => void;
 }
@@ -82,7 +84,8 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       CORSWAY_TIMEOUT_MS: String(TIMEOUT_MS),
     };
     // Without Redis, several workers may not share a budget: the budget scenario is skipped.
-    if (!node || redis) Object.assign(env, { CORSWAY_RATE_LIMIT: RATE_LIMIT, CORSWAY_RATE_LIMIT_BY: 'origin' });
+    if ((!node || redis) && !options.noBudgets)
+      Object.assign(env, { CORSWAY_RATE_LIMIT: RATE_LIMIT, CORSWAY_RATE_LIMIT_BY: 'origin' });
     if (node) {
       Object.assign(env, {
         CORSWAY_WORKERS: '2',
@@ -104,14 +107,15 @@ export async function soak(options: RunOptions): Promise<Check[]> {
             {},
             inspector,
           )
-        : await startWorkerd(bundle as string, env, 'memory', {}, inspector);
+        : await startWorkerd(bundle as string, env, options.noBudgets ? 'none' : 'memory', {}, inspector);
     proxy = running;
     if (!node) heap = await heapReader(inspector);
     const skipped: string[] = [];
     const scenarios = SCENARIOS.filter((s) => {
       if (s.needsNetns && !options.netns)
         skipped.push(`${s.name} (needs unshare -rn, so that no lookup leaves the machine)`);
-      else if (s.name === 'budget burst' && !env.CORSWAY_RATE_LIMIT) skipped.push(`${s.name} (needs Redis)`);
+      else if (s.name === 'budget burst' && !env.CORSWAY_RATE_LIMIT)
+        skipped.push(`${s.name} (${options.noBudgets ? '--no-budgets' : 'needs Redis'})`);
       else return true;
       return false;
     });
