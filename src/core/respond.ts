@@ -12,13 +12,13 @@ export type Relayable = ReadableStream<Uint8Array> | (Cancellable & { stream(): 
 export function answerResponse(answer: Answer<Relayable>, counts: boolean): Response {
   if (answer.body === null || typeof answer.body === 'string') {
     answer.sent(answer.body === null ? 0 : new TextEncoder().encode(answer.body).byteLength);
-    return new Response(answer.body, { status: answer.status, headers: answer.headers.pairs() });
+    return new Response(answer.body, { status: answer.status, headers: answer.headers.record() });
   }
   let body = 'getReader' in answer.body ? answer.body : answer.body.stream();
   // A declared length over the limit was refused before sending: only bodies of unknown length are counted.
   if (answer.limit && !answer.headers.has('content-length')) body = body.pipeThrough(byteLimit(answer.limit));
   if (counts || answer.progress) body = counted(body, answer.sent, answer.progress);
-  return new Response(body, { status: answer.status, headers: answer.headers.pairs() });
+  return new Response(body, { status: answer.status, headers: answer.headers.record() });
 }
 
 /**

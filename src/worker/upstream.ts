@@ -13,7 +13,7 @@ import type { Upstream } from '../core/upstream.ts';
 export const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
   const res = await fetch(url, {
     method,
-    headers: headers.pairs(),
+    headers: headers.record(),
     body: body ? nativeBody(body) : null,
     signal,
     redirect: 'manual',

@@ -40,6 +40,28 @@ describe('Fields: header fields as the proxy builds them', () => {
     ]);
   });
 
+  test('record() gives one value per name, repeats joined; `constructor` and `__proto__` are fields like any other', () => {
+    const fields = Fields.fromRaw([
+      'X-Dup',
+      '1',
+      'Accept',
+      'text/html',
+      'x-dup',
+      '2',
+      'Constructor',
+      'c',
+      '__proto__',
+      'p',
+    ]);
+    const record = fields.record();
+    expect(Object.entries(record)).toEqual([
+      ['x-dup', '1, 2'],
+      ['accept', 'text/html'],
+      ['constructor', 'c'],
+      ['__proto__', 'p'],
+    ]);
+  });
+
   test('flat() is a copy: writing it out cannot change the fields', () => {
     const fields = new Fields({ a: '1' });
     fields.flat().push('b', '2');
