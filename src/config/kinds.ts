@@ -1,5 +1,5 @@
 import { isToken } from '../core/fields.ts';
-import { KEY_HEADER } from '../core/keys.ts';
+import { RESERVED_REQUEST_HEADERS } from '../core/headers.ts';
 import { type OriginMatcher, originMatcher, parseOriginPattern } from '../core/origin.ts';
 import { type HostMatcher, hostMatcher, parseHostPattern } from '../core/target.ts';
 
@@ -345,26 +345,6 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const KEY_FIELDS = new Set(['key', 'origins', 'rateLimit', 'bandwidthLimit']);
 const MIN_KEY_LENGTH = 16;
 
-/**
- * Headers CORSWAY_TARGET_HEADERS may not set: the proxy's own (the key never
- * reaches a target), and those that frame or route the request, which a
- * fixed value would break or turn into request smuggling.
- */
-const RESERVED_TARGET_HEADERS = new Set([
-  KEY_HEADER,
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'proxy-connection',
-  'proxy-authorization',
-]);
-
 /** `CORSWAY_KEYS`: `[{"key": "...", "origins": [...], "rateLimit": "600/1m", "bandwidthLimit": "..."}]`; values never shown. */
 export function accessKeys(): Kind<readonly AccessKey[], readonly AccessKeyOption[]> {
   const originList = origins();
@@ -438,7 +418,7 @@ export function targetHeaders(): Kind<
         if (!isRecord(headers)) throw problem(`"${host}": expected an object of header names and values`);
         const pairs = Object.entries(headers).map(([name, v]) => {
           if (!isToken(name)) throw problem(`"${host}": "${name}" is not a header name`);
-          if (RESERVED_TARGET_HEADERS.has(name.toLowerCase())) {
+          if (RESERVED_REQUEST_HEADERS.has(name.toLowerCase())) {
             throw problem(`"${host}": "${name}" is reserved: the proxy sets it itself or never forwards it`);
           }
           // biome-ignore lint/suspicious/noControlCharactersInRegex: a value with control characters could split the request.

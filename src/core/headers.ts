@@ -17,18 +17,34 @@ const HOP_BY_HOP = [
   'proxy-authorization',
 ];
 
+/** The request header that carries a client's access key (CORSWAY_KEYS); never forwarded to a target. */
+export const KEY_HEADER = 'x-corsway-key';
+
 /** Request headers never forwarded upstream. */
 const REQUEST_DROP = new Set([
   ...HOP_BY_HOP,
   'host', // set for the target
   'cookie', // the proxy's cookies are not the target's
   'expect', // the proxy, not the client, talks to the target
-  'x-corsway-key', // the client's access key to this proxy, never the target's business
+  KEY_HEADER, // the client's access key to this proxy, never the target's business
   // The client's own claims about forwarding; the proxy adds none by default.
   'forwarded',
   'x-real-ip',
   'cf-connecting-ip',
   'true-client-ip',
+]);
+
+/**
+ * Headers CORSWAY_TARGET_HEADERS may not set: those that frame or route the
+ * request, which a fixed value would break or turn into request smuggling,
+ * and the proxy's own.
+ */
+export const RESERVED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'content-length',
+  'expect',
+  KEY_HEADER,
 ]);
 
 /** Request header prefixes never forwarded: client-supplied forwarding and edge metadata. */

@@ -6,9 +6,6 @@ import type { OriginMatcher } from './origin.ts';
  * kept in a message, a log line or a budget's name: those use its SHA-256.
  */
 
-/** The request header that carries a key; never forwarded to a target. */
-export const KEY_HEADER = 'x-corsway-key';
-
 /** One key's policy, known by its fingerprint only. */
 export interface ValidKey {
   /** First 8 hex digits of the key's SHA-256: what logs show. */

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.ts';
 import { addCorsHeaders } from '../core/cors.ts';
 import { errorResponse, ProxyError } from '../core/errors.ts';
-import { KEY_HEADER } from '../core/keys.ts';
+import { KEY_HEADER } from '../core/headers.ts';
 import { checkOrigin, checkRequest } from '../core/policy.ts';
 import type { Upstream } from '../core/upstream.ts';
 import { DIAGNOSE_PREFIX, type RequestFacts } from '../routes.ts';

@@ -322,6 +322,7 @@ describe('CORSWAY_TARGET_HEADERS', () => {
     'Expect',
     'Proxy-Connection',
     'Proxy-Authorization',
+    'Proxy-Authenticate',
     'X-Corsway-Key',
   ])('setting %s -> refused at start-up, naming the variable, the host and the header', (name) => {
     const value = JSON.stringify({ 'api.example.com': { [name]: 'fixed' } });
