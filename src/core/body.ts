@@ -60,12 +60,10 @@ export interface ClientBody {
   hop(): RequestBody;
   /** Ends the current hop's copy and says whether a new hop can be given every byte. */
   endHop(abort: Abort): Promise<boolean>;
-  /** Reads and drops what the client still sends, for a redirect relayed to it; `settle` waits for it. */
+  /** Reads and drops what the client still sends, once no hop needs it; `settle` waits for it. */
   dropRest(): void;
   /** Waits, at most `ms`, until the rest of the upload was read and dropped. */
   settle(ms: number): Promise<void>;
-  /** Releases the client's body once no hop needs it. */
-  discard(): void;
 }
 
 /**
@@ -97,6 +95,8 @@ export class ReplayableBody implements ClientBody {
   error: ProxyError | null = null;
   /** Settles once the rest of an oversized or no longer needed upload was read and dropped (#drain, dropRest). */
   drained: Promise<void> = Promise.resolve();
+  /** The drain of an oversized upload (#drain), which a dropRest under way hands over to. */
+  #draining: Promise<void> = Promise.resolve();
   /**
    * Called once the body is too large. The hop must be aborted, not merely
    * its body errored: workerd ends an upload whose stream errors as if it
@@ -231,17 +231,23 @@ export class ReplayableBody implements ClientBody {
 
   /**
    * Reads and drops the rest of the body (within the limit), for a 307/308
-   * relayed to the client while it still sends; `settle` waits for it.
+   * relayed to the client while it still sends, or a 301/302/303 that turned
+   * the request into a GET; `settle` waits for it.
    */
   dropRest(): void {
     if (!this.#drains) {
-      this.discard();
+      this.#generation++;
+      (this.#lockedReader ?? readerOf(this.#source)).cancel().catch(() => {});
       return;
     }
     this.#generation++;
     this.drained = (async () => {
-      while (!this.#ended && this.error === null) await this.#pull();
-    })().catch(() => {});
+      try {
+        while (!this.#ended && this.error === null) await this.#pull();
+      } catch {}
+      // Past the limit #drain took over; the rest is dropped once it is done.
+      await this.#draining;
+    })();
   }
 
   /**
@@ -252,7 +258,7 @@ export class ReplayableBody implements ClientBody {
   #drain(): void {
     const reader = this.#reader;
     const budget = this.#maxBytes;
-    this.drained = (async () => {
+    this.drained = this.#draining = (async () => {
       for (let dropped = 0; dropped <= budget; ) {
         const { done, value } = await reader.read();
         if (done) return;
@@ -268,12 +274,6 @@ export class ReplayableBody implements ClientBody {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     if (timer) clearTimeout(timer);
-  }
-
-  /** Releases the client's body once no hop needs it. */
-  discard(): void {
-    this.#generation++;
-    (this.#lockedReader ?? readerOf(this.#source)).cancel().catch(() => {});
   }
 }
 

@@ -44,7 +44,6 @@ class SentOnce implements ClientBody {
   onOverflow: ClientBody['onOverflow'] = () => {};
   readonly #source: ReadableStream<Uint8Array>;
   readonly #length: number;
-  #sent = false;
 
   constructor(source: ReadableStream<Uint8Array>, length: number) {
     this.#source = source;
@@ -52,7 +51,6 @@ class SentOnce implements ClientBody {
   }
 
   hop(): RequestBody {
-    this.#sent = true;
     const source = this.#source;
     return {
       declared: { length: this.#length, source },
@@ -74,8 +72,4 @@ class SentOnce implements ClientBody {
 
   /** Nothing to wait for: a declared length over the limit was refused before any byte was read. */
   async settle(): Promise<void> {}
-
-  discard(): void {
-    if (!this.#sent) this.#source.cancel().catch(() => {});
-  }
 }

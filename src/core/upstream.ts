@@ -130,6 +130,8 @@ export async function forward<Body extends Cancellable>(
   // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
   if (first.body) first.body.onOverflow = (error) => abort.abort(error);
   let { url, method, headers, body } = first;
+  // A body no hop needs any more (a redirect turned the request into a GET), still being read and dropped.
+  let dropped: ClientBody | null = null;
   try {
     for (let hop = 0; ; hop++) {
       checkHop(url, options.policy, hop);
@@ -142,7 +144,10 @@ export async function forward<Body extends Cancellable>(
         throw body.error;
       }
       const location = response.headers.get('location');
-      if (!REDIRECT_STATUSES.has(response.status) || location === null) return { response, url };
+      if (!REDIRECT_STATUSES.has(response.status) || location === null) {
+        await dropped?.settle(5_000);
+        return { response, url };
+      }
 
       // Fetch standard, HTTP-redirect fetch step 12: 301/302 turn POST, and 303
       // turns anything but GET/HEAD, into a GET without body; the rest keep both.
@@ -168,7 +173,14 @@ export async function forward<Body extends Cancellable>(
       if (next.origin !== url.origin) headers.delete('authorization');
       if (toGet) {
         method = 'GET';
-        body?.discard();
+        // As for a relayed 307/308: with drainUploads the rest is read and dropped
+        // (cancelled mid-upload, node:http loses the client's connection), elsewhere
+        // cancelled. No hop carries it any more: past CORSWAY_MAX_BODY_BYTES it aborts none.
+        if (body) {
+          body.onOverflow = () => {};
+          body.dropRest();
+          dropped = body;
+        }
         body = null;
         for (const name of BODY_HEADERS) headers.delete(name);
       }

@@ -209,12 +209,20 @@ describe('ReplayableBody', () => {
     }
   });
 
-  test('discard() cancels the client body', async () => {
-    const client = source([10, 10]);
-    const body = new ReplayableBody(client.stream, 1000);
-    body.discard();
-    await new Promise((r) => setTimeout(r, 0));
+  test('dropRest() with drains, past the limit, drops up to the limit again, then cancels', async () => {
+    const client = source(Array.from({ length: 40 }, () => 100));
+    const body = new ReplayableBody(client.stream, 1000, true);
+    let overflowed = false;
+    body.onOverflow = () => {
+      overflowed = true;
+    };
+    body.dropRest();
+    await body.settle(1_000);
+    expect(body.error).toMatchObject({ code: 'body_too_large' });
+    expect(overflowed).toBe(true);
     expect(client.cancelled()).toBe(true);
+    // The limit, as much again, and the chunks the stream pulls ahead: not all 4,000 bytes.
+    expect(client.pulled()).toBeLessThanOrEqual(2_400);
   });
 });
 

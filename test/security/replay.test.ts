@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type IncomingHttpHeaders, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REPLAY_LIMIT } from '../../src/core/body.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
@@ -52,6 +52,22 @@ const upstream = new Upstream({
     req.on('end', answer);
     req.on('error', () => {});
   }),
+  // Answers 303 once `after` bytes arrived, and reads the rest.
+  '/see-other': streaming((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const after = Number(url.searchParams.get('after'));
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen < after || res.headersSent) return;
+      res.writeHead(303, { location: '/after-303', 'content-length': '0' }).end();
+      answered.get(url.searchParams.get('id') ?? '')?.();
+    });
+    req.on('error', () => {});
+  }),
+  '/after-303': (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(`${req.method} after the 303`);
+  },
   '/final': streaming((req, res) => {
     const id = new URL(req.url ?? '/', 'http://x').searchParams.get('id') ?? '';
     const hash = createHash('sha256');
@@ -74,6 +90,8 @@ interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The request went over a connection an earlier request used. */
+  reused: boolean;
 }
 
 /**
@@ -88,16 +106,23 @@ function upload(
   chunk: number,
   framing: 'length' | 'chunked',
   pause?: { at: number; until: Promise<void> },
+  agent: Agent | false = false,
 ): Promise<Answer> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (framing === 'length') headers['content-length'] = String(body.length);
-    const req = request({ host: hostname, port, path, method: 'POST', headers, agent: false }, (res) => {
+    const method = body.length > 0 ? 'POST' : 'GET';
+    const req = request({ host: hostname, port, path, method, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+          reused: req.reusedSocket,
+        }),
       );
       res.on('error', reject);
     });
@@ -183,5 +208,53 @@ describe.each(RUNTIMES)('%s: a 307/308 replays every byte or none', (runtime) =>
       }
     },
     90_000,
+  );
+});
+
+describe.each(RUNTIMES)('%s: a 303 that turns a POST into a GET while the upload still arrives', (runtime) => {
+  let proxy: SharedProxy;
+  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
+  beforeAll(async () => {
+    proxy = await started;
+  });
+
+  test.each([
+    [2 * MIB, 65_536, 'chunked'],
+    [2 * MIB, 65_536, 'length'],
+    [MIB / 2, 16_384, 'chunked'],
+    [8 * MIB, 65_536, 'chunked'],
+  ] as const)(
+    'POST %i bytes in %i-byte writes (%s), the target answers 303 after 64 KiB -> 200 from the GET it leads to; the upload was read to its end, so the connection serves the next request',
+    async (size, chunk, framing) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const id = `${runtime}-303-${size}-${chunk}-${framing}`;
+      // The client stops after 128 KiB until the 303 is in, so the proxy turns to the GET mid-upload.
+      const until = new Promise<void>((resolve) => answered.set(id, resolve)).then(
+        () => new Promise<void>((resolve) => setTimeout(resolve, 300)),
+      );
+      try {
+        const path = `/${upstream.origin}/see-other?after=65536&id=${id}`;
+        const pause = { at: 131_072, until };
+        const res = await upload(proxy.url, path, randomBytes(size), chunk, framing, pause, agent);
+        expect(res.status, res.body).toBe(200);
+        expect(res.body).toBe('GET after the 303');
+        expect(res.headers['x-final-url']).toBe(`${upstream.origin}/after-303`);
+        // A connection whose upload was cut off is closed (or reset) under the client.
+        const next = await upload(
+          proxy.url,
+          `/${upstream.origin}/after-303`,
+          Buffer.alloc(0),
+          1,
+          'length',
+          undefined,
+          agent,
+        );
+        expect(next.status, next.body).toBe(200);
+        expect(next.reused).toBe(true);
+      } finally {
+        agent.destroy();
+      }
+    },
+    30_000,
   );
 });
