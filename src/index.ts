@@ -91,8 +91,7 @@ function onWorkers(): boolean {
 }
 
 /** The peer's address where the runtime tells it (routes.ts applies `trustProxy`); see `CorswayOptions.clientAddress`. */
-function defaultClientAddress(): (c: Context) => string {
-  const workers = onWorkers();
+function defaultClientAddress(workers: boolean): (c: Context) => string {
   return (c) => {
     if (workers) return c.req.header('cf-connecting-ip') ?? '';
     const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
@@ -108,11 +107,12 @@ function defaultClientAddress(): (c: Context) => string {
  */
 export function corsway(options: CorswayOptions = {}): Hono {
   const config = configOf(options);
+  const workers = onWorkers();
   const caps: Capabilities = {
     upstream: options.upstream ?? fetchUpstream,
-    clientAddress: options.clientAddress ?? defaultClientAddress(),
+    clientAddress: options.clientAddress ?? defaultClientAddress(workers),
     // Not knowing the runtime, wait for refused uploads as node:http needs; Workers need not.
-    drainUploads: !onWorkers(),
+    drainUploads: !workers,
     ...(options.limiter && { limiter: options.limiter }),
     ...(options.log && { log: options.log }),
     ...(options.metrics && { metrics: options.metrics }),

@@ -235,12 +235,11 @@ export class ReplayableBody implements ClientBody {
    * the request into a GET; `settle` waits for it.
    */
   dropRest(): void {
+    this.#generation++;
     if (!this.#drains) {
-      this.#generation++;
       (this.#lockedReader ?? readerOf(this.#source)).cancel().catch(() => {});
       return;
     }
-    this.#generation++;
     this.drained = (async () => {
       try {
         while (!this.#ended && this.error === null) await this.#pull();
