@@ -74,9 +74,24 @@ describe('isIPLiteral (fast-check)', () => {
             : `0${((n >>> 24) & 255).toString(8)}.${dotted(n).split('.').slice(1).join('.')}`,
     );
 
+  /** Four or so parts of digits near the dotted-decimal fast path: leading zeros, 256 and up, a part too many or too few. */
+  const nearDotted = fc
+    .array(
+      fc.oneof(
+        fc.integer({ min: 0, max: 999 }).map(String),
+        fc.constantFrom('0', '9', '10', '99', '100', '199', '200', '249', '250', '255', '256', '259', '260', '300'),
+        fc.stringMatching(/^0\d{1,3}$/),
+      ),
+      {
+        minLength: 3,
+        maxLength: 5,
+      },
+    )
+    .map((parts) => parts.join('.'));
+
   test('agrees with ipaddr.isValid on any spelling, names and every IPv4 form included', () => {
     fc.assert(
-      fc.property(fc.oneof(spelling, v4Forms, fc.string()), (text) => {
+      fc.property(fc.oneof(spelling, v4Forms, nearDotted, fc.string()), (text) => {
         expect(isIPLiteral(text)).toBe(ipaddr.isValid(text));
       }),
       { numRuns: 20000 },
