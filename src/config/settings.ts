@@ -1,3 +1,4 @@
+import { partCount } from '../limiters/shard.ts';
 import {
   accessKeys,
   bool,
@@ -47,9 +48,11 @@ export interface Setting<N extends string, T, O, W extends Place> {
   readonly show?: (value: T, config: Readonly<Record<string, unknown>>) => string;
 }
 
-/** Whom a budget belongs to, for the help page. */
-function budgetOwner(config: Readonly<Record<string, unknown>>): string {
-  return config.rateLimitBy === 'origin' ? 'origin' : 'client address';
+/** Whom a budget of `limit` belongs to, for the help page. */
+function budgetOwner(config: Readonly<Record<string, unknown>>, limit: number): string {
+  if (config.rateLimitBy !== 'origin') return 'client address';
+  const parts = partCount(limit, config.rateLimitShards as number);
+  return parts > 1 ? `origin, split into ${parts} parts by client address` : 'origin';
 }
 
 function define<const N extends string, T, O, const W extends Place>(setting: Setting<N, T, O, W>) {
@@ -133,7 +136,8 @@ export const SETTINGS = [
     doc: 'requests per client per window: <count>/<window>, window like 30s, 1m, 1h, 1d (e.g. 60/1m)',
     where: ['node', 'workers', 'library'],
     page: 'Rate limit',
-    show: (budget, config) => `${budget?.limit} requests per ${budget?.windowSeconds} s per ${budgetOwner(config)}`,
+    show: (budget, config) =>
+      `${budget?.limit} requests per ${budget?.windowSeconds} s per ${budgetOwner(config, budget?.limit ?? 1)}`,
   }),
   define({
     name: 'rateLimitBy',
@@ -141,6 +145,15 @@ export const SETTINGS = [
     kind: oneOf(['ip', 'origin']),
     default: 'ip',
     doc: 'what one budget belongs to: the client address or the request origin',
+    where: ['node', 'workers', 'library'],
+  }),
+  define({
+    name: 'rateLimitShards',
+    variable: 'CORSWAY_RATE_LIMIT_SHARDS',
+    kind: int({ min: 1, max: 1024 }),
+    default: '1',
+    meaning: 'not split',
+    doc: "split each budget many clients share (an origin's, an access key's) into this many parts of its limit, each client spending the part its address hashes to; on Workers each part is its own Durable Object",
     where: ['node', 'workers', 'library'],
   }),
   define({
@@ -276,7 +289,7 @@ export const SETTINGS = [
     where: ['node', 'workers', 'library'],
     page: 'Bandwidth limit',
     show: (budget, config) =>
-      `${readableBytes(budget?.limit ?? 0)} per ${budget?.windowSeconds} s per ${budgetOwner(config)}`,
+      `${readableBytes(budget?.limit ?? 0)} per ${budget?.windowSeconds} s per ${budgetOwner(config, budget?.limit ?? 1)}`,
   }),
   define({
     name: 'allowContentTypes',

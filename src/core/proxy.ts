@@ -8,6 +8,7 @@ import {
   rateLimitHeaders,
   usesBudgets,
 } from '../limiters/rate-limit.ts';
+import { type Share, shareOf } from '../limiters/shard.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Abort } from './abort.ts';
 import { clientKey } from './address.ts';
@@ -322,38 +323,40 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const requestSpec = limiter ? (key?.rateLimit ?? rateLimit) : null;
     const byteSpec = bytesLimiter ? (key?.bandwidthLimit ?? bandwidthLimit) : null;
     if (!requestSpec && !byteSpec) return { headers: null, bytes: null };
-    const name = key
-      ? `key:${key.budget}`
-      : config.rateLimitBy === 'origin' && origin
-        ? `origin:${origin}`
-        : `ip:${clientKey(client())}`;
-    const who = key ? `access key (${key.fingerprint})` : config.rateLimitBy === 'ip' ? 'client address' : 'origin';
+    const byOrigin = !key && config.rateLimitBy === 'origin' && origin !== null;
+    const name = key ? `key:${key.budget}` : byOrigin ? `origin:${origin}` : `ip:${clientKey(client())}`;
+    const who = key ? `access key (${key.fingerprint})` : byOrigin ? 'origin' : 'client address';
+    // A budget many clients share is split by client address (CORSWAY_RATE_LIMIT_SHARDS); a client's own is whole.
+    const share = (spec: RateLimitSpec): Share =>
+      key || byOrigin ? shareOf(name, spec, clientKey(client()), config.rateLimitShards) : { name, spec, parts: 1 };
     // Bytes first: checking them spends nothing, so a refusal for bandwidth costs no request.
     let bytesHeaders: Record<string, string> | null = null;
-    if (byteSpec) {
-      const decision = await (bytesLimiter as ByteLimiter).check(name, byteSpec);
-      bytesHeaders = bandwidthHeaders(decision, byteSpec.windowSeconds);
+    const bytes = byteSpec ? share(byteSpec) : null;
+    if (bytes) {
+      const decision = await (bytesLimiter as ByteLimiter).check(bytes.name, bytes.spec);
+      bytesHeaders = bandwidthHeaders(decision, bytes.spec.windowSeconds);
       if (!decision.allowed) {
         throw new ProxyError(
           'rate_limited',
-          `Bandwidth budget spent: this proxy relays ${byteSpec.limit} bytes of responses per ${byteSpec.windowSeconds} s per ${who}. Try again in ${decision.retryAfter} s.`,
+          `Bandwidth budget spent: this proxy relays ${(byteSpec as RateLimitSpec).limit} bytes of responses per ${bytes.spec.windowSeconds} s per ${who}${partOf(bytes)}. Try again in ${decision.retryAfter} s.`,
           { ...bytesHeaders, 'retry-after': String(decision.retryAfter) },
         );
       }
     }
     let headers = bytesHeaders;
     if (requestSpec) {
-      const decision: RateLimitDecision = await (limiter as RateLimiter).consume(name, requestSpec);
-      headers = joinPolicies(rateLimitHeaders(decision, requestSpec.windowSeconds), bytesHeaders);
+      const requests = share(requestSpec);
+      const decision: RateLimitDecision = await (limiter as RateLimiter).consume(requests.name, requests.spec);
+      headers = joinPolicies(rateLimitHeaders(decision, requests.spec.windowSeconds), bytesHeaders);
       if (!decision.allowed) {
         throw new ProxyError(
           'rate_limited',
-          `Too many requests: this proxy allows ${decision.limit} per ${requestSpec.windowSeconds} s per ${who}. Try again in ${decision.retryAfter} s.`,
+          `Too many requests: this proxy allows ${requestSpec.limit} per ${requestSpec.windowSeconds} s per ${who}${partOf(requests)}. Try again in ${decision.retryAfter} s.`,
           { ...headers, 'retry-after': String(decision.retryAfter) },
         );
       }
     }
-    return { headers, bytes: byteSpec ? { name, spec: byteSpec } : null };
+    return { headers, bytes: bytes ? { name: bytes.name, spec: bytes.spec } : null };
   }
 
   async function spendBudget(
@@ -364,6 +367,13 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const key = await identify(presentedKey, origin);
     return (await spend(client, origin, key)).headers ?? {};
   }
+}
+
+/** A refusal's word on the part of a split budget the client spent. */
+function partOf(share: Share): string {
+  return share.parts > 1
+    ? `, split by client address into ${share.parts} parts: yours, ${share.spec.limit}, is spent`
+    : '';
 }
 
 /** How the key header is written in messages. */

@@ -148,11 +148,16 @@ export interface RateLimitBinding {
 const BINDING_PERIODS = [10, 60];
 
 /**
- * The problem with pairing `spec` (`CORSWAY_RATE_LIMIT`) with a Rate Limiting
- * binding, or null. The binding cannot report its own numbers, so the headers
- * come from `spec`, which must therefore describe the same budget.
+ * The problem with pairing `spec` (`CORSWAY_RATE_LIMIT`) and `shards`
+ * (`CORSWAY_RATE_LIMIT_SHARDS`) with a Rate Limiting binding, or null. The
+ * binding cannot report its own numbers, so the headers come from `spec`,
+ * which must therefore describe the same budget; and it counts that one size,
+ * so a part of a split budget would silently be counted per isolate instead.
  */
-export function bindingProblem(spec: RateLimitSpec | null): string | null {
+export function bindingProblem(spec: RateLimitSpec | null, shards = 1): string | null {
+  if (shards > 1) {
+    return 'CORSWAY_RATE_LIMIT_SHARDS: the CORSWAY_RATE_LIMITER binding counts one budget size per location and cannot split it; keep 1 with the binding, or split Durable Object budgets (CORSWAY_BUDGETS) instead';
+  }
   if (!spec) {
     return 'CORSWAY_RATE_LIMIT: the CORSWAY_RATE_LIMITER binding is configured; set CORSWAY_RATE_LIMIT to its numbers (limit/period, e.g. 100/1m) to turn rate limiting on';
   }

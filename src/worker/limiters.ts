@@ -26,7 +26,8 @@ const none = () => null;
 /**
  * With a Rate Limiting binding (CORSWAY_RATE_LIMITER), Cloudflare decides per
  * location; else with the Durable Object binding (CORSWAY_BUDGETS, in
- * wrangler.toml by default) one object per budget key decides, exactly, and
+ * wrangler.toml by default) one object per budget key (per part of a split
+ * one, CORSWAY_RATE_LIMIT_SHARDS) decides, exactly, and
  * while it fails each isolate counts on its own (`/healthz` says degraded);
  * else each isolate counts in memory, a fraction of the whole, which the log
  * says once per isolate.
@@ -41,7 +42,7 @@ export function workerLimiter(config: Config, env: Env): WorkerLimiter {
       ? withByteFailover(durableByteLimiter(budgets), { mode: config.rateLimitFailure, name: 'Durable Object' })
       : undefined;
   if (binding) {
-    const problem = bindingProblem(config.rateLimit);
+    const problem = bindingProblem(config.rateLimit, config.rateLimitShards);
     if (problem) throw new ConfigError([problem]);
     const own = config.rateLimit;
     return { limiter: own ? bindingLimiter(binding, memoryLimiter(own), own) : undefined, bytes, health: none };

@@ -193,6 +193,11 @@ describe('Workers Rate Limiting binding', () => {
     expect(bindingProblem(spec)).toMatch(message);
   });
 
+  test('CORSWAY_RATE_LIMIT_SHARDS=4 beside a binding -> invalid_config: the binding cannot split a budget', () => {
+    expect(bindingProblem({ limit: 100, windowSeconds: 60 }, 4)).toMatch(/^CORSWAY_RATE_LIMIT_SHARDS: .*cannot split/);
+    expect(bindingProblem({ limit: 100, windowSeconds: 60 }, 1)).toBeNull();
+  });
+
   test.each([10, 60])('CORSWAY_RATE_LIMIT with a %i s window beside a binding is fine', (windowSeconds) => {
     expect(bindingProblem({ limit: 5, windowSeconds })).toBeNull();
   });

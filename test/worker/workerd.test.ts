@@ -2,8 +2,10 @@ import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { partIndex } from '../../src/limiters/shard.ts';
 import { InterimTarget } from '../support/interim-target.ts';
 import type { RunningProxy } from '../support/runtimes.ts';
+import { onePerPart } from '../support/shards.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 import { type Budgets, buildBundle, startWorkerd } from '../support/workerd.ts';
 
@@ -294,6 +296,70 @@ describe.each([
     const res = await fetch(`${worker.url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(health);
+  });
+});
+
+/*
+ * CORSWAY_RATE_LIMIT_SHARDS splits a budget shared by many clients (here an
+ * Origin's) into parts, each its own Durable Object, chosen by CF-Connecting-IP.
+ */
+describe('worker bundle in plain workerd, CORSWAY_RATE_LIMIT=10/1h by origin in 4 Durable Object parts', () => {
+  const upstream = new Upstream();
+  let worker: RunningProxy;
+  /** A budget of 10 over 4 parts. */
+  const sizes = [3, 3, 2, 2];
+  const addresses = Array.from({ length: 60 }, (_, i) => `203.0.113.${i + 1}`);
+  const clients = onePerPart(addresses, 4);
+
+  beforeAll(async () => {
+    await upstream.start();
+    worker = await startWorkerd(
+      bundleOnce(),
+      {
+        CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+        CORSWAY_RATE_LIMIT: '10/1h',
+        CORSWAY_RATE_LIMIT_BY: 'origin',
+        CORSWAY_RATE_LIMIT_SHARDS: '4',
+      },
+      'memory',
+    );
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await upstream.stop();
+  });
+
+  const get = async (client: string, origin = ORIGIN) => {
+    const res = await fetch(`${worker.url}/${upstream.origin}/echo`, {
+      headers: { origin, 'cf-connecting-ip': client },
+    });
+    await res.arrayBuffer();
+    return res;
+  };
+
+  test('GET /<target> from one CF-Connecting-IP per part until refused -> each gets its part (3, 3, 2, 2), 10 in all', async () => {
+    const admitted: number[] = [];
+    for (const [part, client] of clients.entries()) {
+      const statuses: number[] = [];
+      let policy: string | null = null;
+      for (let i = 0; i <= (sizes[part] ?? 0); i++) {
+        const res = await get(client);
+        statuses.push(res.status);
+        policy ??= res.headers.get('ratelimit-policy');
+      }
+      expect(statuses.at(-1)).toBe(429);
+      expect(policy).toBe(`"corsway";q=${sizes[part]};w=3600`);
+      admitted.push(statuses.filter((s) => s === 200).length);
+    }
+    expect(admitted).toEqual(sizes);
+  });
+
+  test('another address in a spent part -> 429; that address with another Origin -> 200; /healthz -> ok', async () => {
+    const part = partIndex(clients[1] ?? '', 4);
+    const neighbour = addresses.find((a) => a !== clients[1] && partIndex(a, 4) === part) ?? '';
+    expect((await get(neighbour)).status).toBe(429);
+    expect((await get(neighbour, 'https://other.test')).status).toBe(200);
+    expect(await (await fetch(`${worker.url}/healthz`)).text()).toBe('ok');
   });
 });
 
