@@ -6,6 +6,7 @@ import type { RunningProxy } from '../support/runtimes.ts';
 import { onePerPart } from '../support/shards.ts';
 import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
+import { eventually } from '../support/wait.ts';
 
 describe('splitting a budget into parts (CORSWAY_RATE_LIMIT_SHARDS)', () => {
   test.each([
@@ -134,5 +135,55 @@ describe('node: CORSWAY_RATE_LIMIT=10/1h, CORSWAY_RATE_LIMIT_BY=origin, CORSWAY_
   test('GET / -> help page names the split', async () => {
     const res = await send(`${proxy.url}/`);
     expect(res.body).toContain('Rate limit: 10 requests per 3600 s per origin, split into 4 parts by client address');
+  });
+});
+
+describe('node: CORSWAY_BANDWIDTH_LIMIT=4001/1h, CORSWAY_RATE_LIMIT_BY=origin, CORSWAY_RATE_LIMIT_SHARDS=2', () => {
+  const upstream = new Upstream({
+    '/bytes': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '2500' });
+      res.end(Buffer.alloc(2500, 7));
+    },
+  });
+  let proxy: RunningProxy;
+  const started = startProxyEarly('node', {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_BANDWIDTH_LIMIT: '4001/1h',
+    CORSWAY_RATE_LIMIT_BY: 'origin',
+    CORSWAY_RATE_LIMIT_SHARDS: '2',
+  });
+  const [first = '', second = ''] = onePerPart(
+    Array.from({ length: 20 }, (_, i) => `127.0.3.${i + 1}`),
+    2,
+  );
+
+  beforeAll(async () => {
+    await upstream.start();
+    proxy = await started;
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await upstream.stop();
+  });
+
+  const get = (from: string) =>
+    send(`${proxy.url}/${upstream.origin}/bytes`, { from, headers: { origin: 'https://a.test' } });
+
+  test('a 2,500-byte response spends the first part (2,001 bytes); the next request there -> 429; the other part (2,000) still serves', async () => {
+    const crossing = await get(first);
+    expect(crossing.status).toBe(200);
+    expect(crossing.headers.get('ratelimit-policy')).toBe('"bytes";q=2001;qu="content-bytes";w=3600');
+    // The charge lands as the body is relayed; the refusal follows it, however long that takes.
+    let refused = crossing;
+    await eventually(async () => {
+      refused = await get(first);
+      return refused.status === 429;
+    });
+    expect(JSON.parse(refused.body).message).toContain(
+      'relays 4001 bytes of responses per 3600 s per origin, split by client address into 2 parts: yours, 2001, is spent',
+    );
+    const other = await get(second);
+    expect(other.status).toBe(200);
+    expect(other.headers.get('ratelimit-policy')).toBe('"bytes";q=2000;qu="content-bytes";w=3600');
   });
 });
