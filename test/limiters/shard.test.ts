@@ -187,3 +187,42 @@ describe('node: CORSWAY_BANDWIDTH_LIMIT=4001/1h, CORSWAY_RATE_LIMIT_BY=origin, C
     expect(other.headers.get('ratelimit-policy')).toBe('"bytes";q=2000;qu="content-bytes";w=3600');
   });
 });
+
+describe('node: an access key with rateLimit 5/1h, CORSWAY_RATE_LIMIT_SHARDS=2', () => {
+  const KEY = 'k-shared-by-an-app-0123';
+  const upstream = new Upstream();
+  let proxy: RunningProxy;
+  const started = startProxyEarly('node', {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_KEYS: JSON.stringify([{ key: KEY, rateLimit: '5/1h' }]),
+    CORSWAY_RATE_LIMIT_SHARDS: '2',
+  });
+  const clients = onePerPart(
+    Array.from({ length: 20 }, (_, i) => `127.0.4.${i + 1}`),
+    2,
+  );
+
+  beforeAll(async () => {
+    await upstream.start();
+    proxy = await started;
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await upstream.stop();
+  });
+
+  test('GET with the key from one client per part until refused -> 3 and 2, the key’s 5 in all', async () => {
+    const admitted: number[] = [];
+    for (const from of clients) {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push(
+          (await send(`${proxy.url}/${upstream.origin}/data`, { from, headers: { 'x-corsway-key': KEY } })).status,
+        );
+      }
+      admitted.push(statuses.filter((s) => s === 200).length);
+      expect(statuses.slice(admitted.at(-1))).toEqual(Array(4 - (admitted.at(-1) ?? 0)).fill(429));
+    }
+    expect(admitted).toEqual([3, 2]);
+  });
+});
