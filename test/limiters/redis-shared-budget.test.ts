@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { send } from '../support/client.ts';
 import { RedisServer } from '../support/redis-server.ts';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
+import { admitted, onePerPart, spendParts } from '../support/shards.ts';
 import { Upstream } from '../support/upstream.ts';
 import { eventually } from '../support/wait.ts';
 import { pidsHoldingConnections, workerPids } from '../support/workers.ts';
@@ -261,5 +263,44 @@ describe('one Node instance with CORSWAY_WORKERS=2 and Redis', () => {
     const workers = workerPids(proxy.pid);
     expect(workers).toHaveLength(2);
     expect(pidsHoldingConnections(workers, Number(new URL(proxy.url).port))).toEqual(new Set(workers));
+  });
+});
+
+describe('two Node instances sharing one Redis, 10/1h by origin in 4 parts (CORSWAY_RATE_LIMIT_SHARDS)', () => {
+  const redis = new RedisServer();
+  const upstream = new Upstream();
+  let proxies: RunningProxy[] = [];
+  /** A budget of 10 over 4 parts. */
+  const sizes = [3, 3, 2, 2];
+  const clients = onePerPart(
+    Array.from({ length: 60 }, (_, i) => `127.0.5.${i + 1}`),
+    4,
+  );
+
+  beforeAll(async () => {
+    await Promise.all([redis.start(), upstream.start()]);
+    const env = {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_RATE_LIMIT: '10/1h',
+      CORSWAY_RATE_LIMIT_BY: 'origin',
+      CORSWAY_RATE_LIMIT_SHARDS: '4',
+      CORSWAY_REDIS_URL: redis.url,
+    };
+    proxies = await Promise.all([startNode(env), startNode(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.stop()));
+    await Promise.all([redis.stop(), upstream.stop()]);
+  });
+
+  test('GET with one Origin from one client per part, alternating instances, until refused -> 3, 3, 2, 2: each part is one budget across both', async () => {
+    const seen = await spendParts(clients, sizes, (from, nth) =>
+      send(`${(proxies[nth % 2] as RunningProxy).url}/${upstream.origin}/data`, {
+        from,
+        headers: { origin: 'https://a.test' },
+      }),
+    );
+    for (const answers of seen) expect(answers.at(-1)?.status).toBe(429);
+    expect(admitted(seen)).toEqual(sizes);
   });
 });

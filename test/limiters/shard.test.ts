@@ -3,7 +3,7 @@ import { clientKey } from '../../src/core/address.ts';
 import { partCount, partIndex, partSize, shareOf } from '../../src/limiters/shard.ts';
 import { errorCode, send } from '../support/client.ts';
 import type { RunningProxy } from '../support/runtimes.ts';
-import { onePerPart } from '../support/shards.ts';
+import { admitted, onePerPart, spendParts } from '../support/shards.ts';
 import { startProxyEarly } from '../support/suite-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { eventually } from '../support/wait.ts';
@@ -83,18 +83,13 @@ describe('splitting a budget into parts (CORSWAY_RATE_LIMIT_SHARDS)', () => {
 /** A budget of 10 over 4 parts: 3, 3, 2, 2. */
 const SIZES = [3, 3, 2, 2];
 
-describe('node: CORSWAY_RATE_LIMIT=10/1h, CORSWAY_RATE_LIMIT_BY=origin, CORSWAY_RATE_LIMIT_SHARDS=4', () => {
-  const upstream = new Upstream();
-  let proxy: RunningProxy;
-  const started = startProxyEarly('node', {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_RATE_LIMIT: '10/1h',
-    CORSWAY_RATE_LIMIT_BY: 'origin',
-    CORSWAY_RATE_LIMIT_SHARDS: '4',
-  });
-  const loopback = Array.from({ length: 60 }, (_, i) => `127.0.2.${i + 1}`);
-  const clients = onePerPart(loopback, 4);
+/** `n` loopback addresses from 127.0.<third>.1: clients with real, distinct socket addresses. */
+const loopback = (third: number, n: number) => Array.from({ length: n }, (_, i) => `127.0.${third}.${i + 1}`);
 
+/** A Node proxy with `env` before `upstream`, started and stopped with the enclosing suite. */
+function nodeSuite(env: Record<string, string>, upstream = new Upstream()) {
+  const started = startProxyEarly('node', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', ...env });
+  let proxy: RunningProxy | undefined;
   beforeAll(async () => {
     await upstream.start();
     proxy = await started;
@@ -103,37 +98,45 @@ describe('node: CORSWAY_RATE_LIMIT=10/1h, CORSWAY_RATE_LIMIT_BY=origin, CORSWAY_
     await proxy?.stop();
     await upstream.stop();
   });
+  return {
+    /** `path` on the proxy; `target` puts the upstream's origin before it. */
+    url: (path: string, target = true) => (target ? `${proxy?.url}/${upstream.origin}${path}` : `${proxy?.url}${path}`),
+  };
+}
 
-  const get = (origin: string, from: string) =>
-    send(`${proxy.url}/${upstream.origin}/data`, { from, headers: { origin } });
+describe('node: CORSWAY_RATE_LIMIT=10/1h, CORSWAY_RATE_LIMIT_BY=origin, CORSWAY_RATE_LIMIT_SHARDS=4', () => {
+  const suite = nodeSuite({
+    CORSWAY_RATE_LIMIT: '10/1h',
+    CORSWAY_RATE_LIMIT_BY: 'origin',
+    CORSWAY_RATE_LIMIT_SHARDS: '4',
+  });
+  const addresses = loopback(2, 60);
+  const clients = onePerPart(addresses, 4);
+  const get = (origin: string, from: string) => send(suite.url('/data'), { from, headers: { origin } });
 
   test('GET with one Origin from one client per part until refused -> each gets its part (3, 3, 2, 2), 10 in all', async () => {
-    const admitted: number[] = [];
-    for (const [part, from] of clients.entries()) {
-      const seen = [];
-      for (let i = 0; i <= (SIZES[part] ?? 0); i++) seen.push(await get('https://a.test', from));
-      const last = seen.at(-1);
+    const seen = await spendParts(clients, SIZES, (from) => get('https://a.test', from));
+    for (const [part, answers] of seen.entries()) {
+      const last = answers.at(-1);
       expect(last?.status).toBe(429);
       expect(last && errorCode(last)).toBe('rate_limited');
       expect(JSON.parse(last?.body ?? '{}').message).toContain(
         `allows 10 per 3600 s per origin, split by client address into 4 parts: yours, ${SIZES[part]}, is spent`,
       );
-      expect(seen[0]?.headers.get('ratelimit-policy')).toBe(`"corsway";q=${SIZES[part]};w=3600`);
-      admitted.push(seen.filter((r) => r.status === 200).length);
+      expect(answers[0]?.headers.get('ratelimit-policy')).toBe(`"corsway";q=${SIZES[part]};w=3600`);
     }
-    expect(admitted).toEqual(SIZES);
-    expect(admitted.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(admitted(seen)).toEqual(SIZES);
   });
 
   test('another client whose address falls in a spent part -> 429 at once; the same client with another Origin -> 200', async () => {
-    const same = loopback.find((a) => a !== clients[0] && partIndex(a, 4) === partIndex(clients[0] ?? '', 4));
+    const same = addresses.find((a) => a !== clients[0] && partIndex(a, 4) === partIndex(clients[0] ?? '', 4));
     expect(same).toBeDefined();
     expect((await get('https://a.test', same ?? '')).status).toBe(429);
     expect((await get('https://b.test', same ?? '')).status).toBe(200);
   });
 
   test('GET / -> help page names the split', async () => {
-    const res = await send(`${proxy.url}/`);
+    const res = await send(suite.url('/', false));
     expect(res.body).toContain('Rate limit: 10 requests per 3600 s per origin, split into 4 parts by client address');
   });
 });
@@ -145,29 +148,12 @@ describe('node: CORSWAY_BANDWIDTH_LIMIT=4001/1h, CORSWAY_RATE_LIMIT_BY=origin, C
       res.end(Buffer.alloc(2500, 7));
     },
   });
-  let proxy: RunningProxy;
-  const started = startProxyEarly('node', {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_BANDWIDTH_LIMIT: '4001/1h',
-    CORSWAY_RATE_LIMIT_BY: 'origin',
-    CORSWAY_RATE_LIMIT_SHARDS: '2',
-  });
-  const [first = '', second = ''] = onePerPart(
-    Array.from({ length: 20 }, (_, i) => `127.0.3.${i + 1}`),
-    2,
+  const suite = nodeSuite(
+    { CORSWAY_BANDWIDTH_LIMIT: '4001/1h', CORSWAY_RATE_LIMIT_BY: 'origin', CORSWAY_RATE_LIMIT_SHARDS: '2' },
+    upstream,
   );
-
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
-  });
-
-  const get = (from: string) =>
-    send(`${proxy.url}/${upstream.origin}/bytes`, { from, headers: { origin: 'https://a.test' } });
+  const [first = '', second = ''] = onePerPart(loopback(3, 20), 2);
+  const get = (from: string) => send(suite.url('/bytes'), { from, headers: { origin: 'https://a.test' } });
 
   test('a 2,500-byte response spends the first part (2,001 bytes); the next request there -> 429; the other part (2,000) still serves', async () => {
     const crossing = await get(first);
@@ -190,39 +176,18 @@ describe('node: CORSWAY_BANDWIDTH_LIMIT=4001/1h, CORSWAY_RATE_LIMIT_BY=origin, C
 
 describe('node: an access key with rateLimit 5/1h, CORSWAY_RATE_LIMIT_SHARDS=2', () => {
   const KEY = 'k-shared-by-an-app-0123';
-  const upstream = new Upstream();
-  let proxy: RunningProxy;
-  const started = startProxyEarly('node', {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+  const suite = nodeSuite({
     CORSWAY_KEYS: JSON.stringify([{ key: KEY, rateLimit: '5/1h' }]),
     CORSWAY_RATE_LIMIT_SHARDS: '2',
   });
-  const clients = onePerPart(
-    Array.from({ length: 20 }, (_, i) => `127.0.4.${i + 1}`),
-    2,
-  );
-
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
-  });
 
   test('GET with the key from one client per part until refused -> 3 and 2, the key’s 5 in all', async () => {
-    const admitted: number[] = [];
-    for (const from of clients) {
-      const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) {
-        statuses.push(
-          (await send(`${proxy.url}/${upstream.origin}/data`, { from, headers: { 'x-corsway-key': KEY } })).status,
-        );
-      }
-      admitted.push(statuses.filter((s) => s === 200).length);
-      expect(statuses.slice(admitted.at(-1))).toEqual(Array(4 - (admitted.at(-1) ?? 0)).fill(429));
-    }
-    expect(admitted).toEqual([3, 2]);
+    const seen = await spendParts(onePerPart(loopback(4, 20), 2), [3, 2], (from) =>
+      send(suite.url('/data'), { from, headers: { 'x-corsway-key': KEY } }),
+    );
+    expect(seen.map((answers) => answers.map((a) => a.status))).toEqual([
+      [200, 200, 200, 429],
+      [200, 200, 429],
+    ]);
   });
 });
