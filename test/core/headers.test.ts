@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { Fields } from '../../src/core/fields.ts';
 import {
   hasLooped,
   ORIGIN_STATE_HEADERS,
@@ -192,6 +193,19 @@ describe('responseHeaders(target headers) -> what the client gets', () => {
     const out = responseHeaders(new Headers({ connection: 'x-hop', 'x-hop': '1' }));
     expect(out.has('x-hop')).toBe(false);
   });
+
+  test.each(['close', 'Close', 'keep-alive', 'Keep-Alive'])(
+    'Connection: %s removes a field of that name too',
+    (value) => {
+      const fields = new Fields();
+      fields.append('connection', value);
+      fields.append(value.toLowerCase(), '1');
+      fields.append('x-kept', '2');
+      expect(responseHeaders(fields).has(value.toLowerCase())).toBe(false);
+      expect(requestHeaders(fields).has(value.toLowerCase())).toBe(false);
+      expect(responseHeaders(fields).get('x-kept')).toBe('2');
+    },
+  );
 
   test('CSP sandbox and nosniff are added; a target CSP is kept beside ours', () => {
     const out = responseHeaders(new Headers({ 'content-security-policy': "default-src 'self'" }));
