@@ -96,7 +96,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const upstream = await startService('upstream', 'bench/upstream.ts', { PORT: '0' }, '127.0.0.1');
   const forgetUpstream = onInterrupt(upstream.stop);
-  const bundle = buildBundle();
+  const bundle = await buildBundle();
   const env = { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_RESPONSE_BYTES: String(64 * MIB) };
   const floor = await startWorkerd(join(ROOT, 'bench/passthrough-worker.mjs'), env);
   const corsway = await startWorkerd(bundle, env);

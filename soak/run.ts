@@ -95,19 +95,16 @@ export async function soak(options: RunOptions): Promise<Check[]> {
       if (redis) env.CORSWAY_REDIS_URL = redis.url;
     }
     // The Worker as deployed, in plain workerd: what is measured is workerd alone, not wrangler dev's layers.
-    if (!node && !options.passthrough) bundle = buildBundle();
+    if (!node && !options.passthrough) bundle = await buildBundle();
     const inspector = `127.0.0.1:${await freePort()}`;
     const running = node
       ? await startNode(env)
       : options.passthrough
-        ? await startWorkerd(
-            join(import.meta.dirname, 'passthrough-worker.mjs'),
-            env,
-            options.passthrough === 'budgets' ? 'memory' : 'none',
-            {},
+        ? await startWorkerd(join(import.meta.dirname, 'passthrough-worker.mjs'), env, {
+            budgets: options.passthrough === 'budgets' ? 'memory' : 'none',
             inspector,
-          )
-        : await startWorkerd(bundle as string, env, options.noBudgets ? 'none' : 'memory', {}, inspector);
+          })
+        : await startWorkerd(bundle as string, env, { budgets: options.noBudgets ? 'none' : 'memory', inspector });
     proxy = running;
     if (!node) heap = await heapReader(inspector);
     const skipped: string[] = [];

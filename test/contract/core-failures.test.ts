@@ -2,8 +2,8 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closedPort } from '../support/ports.ts';
 import { decoded, errorOf, type RawResponse, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES, startProxy } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 import { eventually, waitUntil } from '../support/wait.ts';
 
@@ -115,11 +115,11 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
       res.end();
     },
   });
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let target: string;
   const origin = { origin: 'https://app.test' };
 
-  const started = startProxyEarly(runtime, LIMITS);
+  const started = freshProxy(runtime, LIMITS);
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;
@@ -245,12 +245,10 @@ describe.each(RUNTIMES)('%s: malformed configuration', (runtime) => {
     return;
   }
 
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
+  const started = freshProxy('worker', BAD);
   beforeAll(async () => {
-    proxy = await startProxy('worker', BAD);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
+    proxy = await started;
   });
 
   test.each(['/healthz', '/', '/http://127.0.0.1:9/x'])(

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, type RawResponse, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const MIB = 1024 * 1024;
@@ -59,10 +59,10 @@ describe.each(RUNTIMES)('%s: Content-Length of uploads and downloads', (runtime)
       res.end(payload.subarray(1000));
     },
   });
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let target: string;
 
-  const started = startProxyEarly(runtime, {
+  const started = freshProxy(runtime, {
     CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
     CORSWAY_MAX_BODY_BYTES: String(4 * MIB),
     CORSWAY_MAX_RESPONSE_BYTES: String(LIMIT),

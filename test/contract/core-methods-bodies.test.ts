@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -57,10 +57,10 @@ describe.each(RUNTIMES)('%s: methods and bodies', (runtime) => {
       res.end();
     },
   });
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let target: string;
 
-  const started = startProxyEarly(runtime, {
+  const started = freshProxy(runtime, {
     CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
     CORSWAY_MAX_BODY_BYTES: String(64 * 1024 * 1024),
   });

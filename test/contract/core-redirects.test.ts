@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 interface Echo {
@@ -33,10 +33,10 @@ describe.each(RUNTIMES)('%s: redirects', (runtime) => {
       res.end();
     },
   });
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let target: string;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_REDIRECTS: '5' });
+  const started = freshProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_REDIRECTS: '5' });
   beforeAll(async () => {
     await upstream.start();
     target = `/${upstream.origin}`;

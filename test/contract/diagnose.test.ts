@@ -2,9 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose/types.ts';
 import { permissive } from '../support/cors-target.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy, type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGIN = 'https://app.example';
@@ -266,9 +265,9 @@ describe.each(RUNTIMES)('%s: /diagnose', (runtime) => {
 
 describe.each(RUNTIMES)('%s: /diagnose passes the proxy checks', (runtime) => {
   const trap = new Upstream(routes);
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
 
-  const started = startProxyEarly(runtime, {
+  const started = freshProxy(runtime, {
     CORSWAY_RATE_LIMIT: '2/1h',
     CORSWAY_ALLOW_ORIGINS: 'https://app.example',
   });
@@ -306,9 +305,9 @@ describe.each(RUNTIMES)('%s: /diagnose passes the proxy checks', (runtime) => {
 
 describe.each(RUNTIMES)('%s: /diagnose runs the target rules before any browser question', (runtime) => {
   const trap = new Upstream(routes);
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' });
+  const started = freshProxy(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' });
   beforeAll(async () => {
     await trap.start();
     proxy = await started;

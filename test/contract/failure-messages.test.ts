@@ -5,8 +5,8 @@ import { type AddressInfo, createServer as createTcpServer, type Server as TcpSe
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closedPort as refusingPort } from '../support/ports.ts';
 import { errorOf, raw } from '../support/raw-http.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { selfSigned } from '../support/tls.ts';
 import { Upstream } from '../support/upstream.ts';
 
@@ -30,14 +30,14 @@ describe.each(RUNTIMES)('%s: failure messages', (runtime) => {
     },
   });
   const servers: (Server | TcpServer)[] = [];
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let tlsPort = 0;
   let resetPort = 0;
   let silentPort = 0;
   let closedPort = 0;
   const origin = { origin: 'https://app.test' };
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_TIMEOUT_MS: '1500' });
+  const started = freshProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_TIMEOUT_MS: '1500' });
   beforeAll(async () => {
     await plain.start();
     const { key, cert } = await selfSigned();

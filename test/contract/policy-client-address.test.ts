@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
 import { ROOT, type RunningProxy, startWorker } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -17,11 +17,11 @@ async function statuses(url: string, requests: { from?: string; headers?: Record
 
 describe('node: CORSWAY_TRUST_PROXY=on, CORSWAY_RATE_LIMIT=2/1m', () => {
   const upstream = new Upstream();
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let url: string;
   const xff = (value: string) => ({ from: '127.0.0.60', headers: { 'x-forwarded-for': value } });
 
-  const started = startProxyEarly('node', {
+  const started = freshProxy('node', {
     CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
     CORSWAY_TRUST_PROXY: 'on',
     CORSWAY_RATE_LIMIT: '2/1m',
@@ -65,14 +65,19 @@ describe('node: CORSWAY_TRUST_PROXY=on, CORSWAY_RATE_LIMIT=2/1m', () => {
  */
 describe('worker: CF-Connecting-IP, CORSWAY_RATE_LIMIT=2/1m', () => {
   const upstream = new Upstream();
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let url: string;
   const cf = (ip: string, from = '127.0.0.70') => ({
     from,
     headers: { 'cf-connecting-ip': ip, 'x-forwarded-for': `192.0.2.${Math.floor(Math.random() * 250)}` },
   });
 
-  const started = startProxyEarly('worker', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' });
+  // wrangler dev passes a client-sent CF-Connecting-IP through, as the comment above says.
+  const started = freshProxy(
+    'worker',
+    { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' },
+    { wranglerDev: true },
+  );
   beforeAll(async () => {
     await upstream.start();
     proxy = await started;

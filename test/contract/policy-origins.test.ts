@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: origin lists and required headers', (runtime) => {
   const upstream = new Upstream();
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   const xrw = { 'x-requested-with': 'XMLHttpRequest' };
 
-  const started = startProxyEarly(runtime, {
+  const started = freshProxy(runtime, {
     CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
     CORSWAY_ALLOW_ORIGINS: 'https://app.test/, https://*.example.com',
     CORSWAY_BLOCK_ORIGINS: 'https://bad.example.com',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Exchange, errorCode, send } from '../support/client.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -43,11 +43,16 @@ describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=3/2s by client address', (runtim
       res.end('no such thing');
     },
   });
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   const client = (n: number) => `127.0.0.${runtime === 'node' ? n : n + 100}`;
   const target = (path = '/data') => `${proxy.url}/${upstream.origin}${path}`;
 
-  const started = startProxyEarly(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/2s' });
+  // wrangler dev sets CF-Connecting-IP from each client's socket; plain workerd has no socket address to give.
+  const started = freshProxy(
+    runtime,
+    { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/2s' },
+    { wranglerDev: true },
+  );
   beforeAll(async () => {
     await upstream.start();
     proxy = await started;
@@ -164,10 +169,10 @@ describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=3/2s by client address', (runtim
 
 describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=2/1m, CORSWAY_RATE_LIMIT_BY=origin', (runtime) => {
   const upstream = new Upstream();
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   const client = (n: number) => `127.0.0.${runtime === 'node' ? n + 30 : n + 130}`;
 
-  const started = startProxyEarly(runtime, {
+  const started = freshProxy(runtime, {
     CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
     CORSWAY_RATE_LIMIT: '2/1m',
     CORSWAY_RATE_LIMIT_BY: 'origin',

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { clientKey } from '../../src/core/address.ts';
 import { partCount, partIndex, partSize, shareOf } from '../../src/limiters/shard.ts';
 import { errorCode, send } from '../support/client.ts';
-import type { RunningProxy } from '../support/runtimes.ts';
 import { admitted, onePerPart, spendParts } from '../support/shards.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -88,8 +87,8 @@ const loopback = (third: number, n: number) => Array.from({ length: n }, (_, i) 
 
 /** A Node proxy with `env` before `upstream`, started and stopped with the enclosing suite. */
 function nodeSuite(env: Record<string, string>, upstream = new Upstream()) {
-  const started = startProxyEarly('node', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', ...env });
-  let proxy: RunningProxy | undefined;
+  const started = freshProxy('node', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', ...env });
+  let proxy: FreshProxy | undefined;
   beforeAll(async () => {
     await upstream.start();
     proxy = await started;

@@ -3,9 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, type Runtime } from '../support/runtimes.ts';
-import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES, type Runtime } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy, type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { type Exchange, errorCode, rawExchange, send, Trap } from './traps.ts';
 
 /*
@@ -503,8 +502,8 @@ describe.each(RUNTIMES)('%s: hostile input', (runtime) => {
   });
 
   describe('open (private network on, CORSWAY_ALLOW_TARGETS=127.0.0.1,127.0.0.3, 1 KiB / 4 KiB limits)', () => {
-    let proxy: RunningProxy;
-    const started = startProxyEarly(runtime, {
+    let proxy: FreshProxy;
+    const started = freshProxy(runtime, {
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
       CORSWAY_ALLOW_TARGETS: '127.0.0.1,127.0.0.3',
       CORSWAY_MAX_BODY_BYTES: '1024',

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /*
@@ -8,7 +9,7 @@ import { Upstream } from '../support/upstream.ts';
  * before sending its body. An upload the proxy refuses anyway (a declared
  * Content-Length over CORSWAY_MAX_BODY_BYTES, a refused origin) must get its
  * refusal without being invited to send first. Raw sockets, so the interim
- * 100 on the wire is seen. Under wrangler dev the Worker answers no request
+ * 100 on the wire is seen. In workerd the Worker answers no request
  * before its declared body arrived (workerd sends no 100 Continue, and the
  * Worker's refusal waits for the unread body, see src/worker/main.ts), so the
  * refusal cases run on Node; on Cloudflare the edge answers Expect itself.
@@ -48,18 +49,16 @@ beforeAll(() => upstream.start());
 afterAll(() => upstream.stop());
 
 describe.each(RUNTIMES)('%s: Expect: 100-continue', (runtime) => {
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let host = '';
-  beforeAll(async () => {
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_MAX_BODY_BYTES: '1024',
-      CORSWAY_BLOCK_ORIGINS: 'https://blocked.example',
-    });
-    host = new URL(proxy.url).host;
+  const started = freshProxy(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_MAX_BODY_BYTES: '1024',
+    CORSWAY_BLOCK_ORIGINS: 'https://blocked.example',
   });
-  afterAll(async () => {
-    await proxy?.stop();
+  beforeAll(async () => {
+    proxy = await started;
+    host = new URL(proxy.url).host;
   });
 
   const post = (path: string, length: number, origin = 'https://app.example') =>

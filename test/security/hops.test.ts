@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { errorCode, send, Trap } from './traps.ts';
 
@@ -23,18 +24,18 @@ describe.each(RUNTIMES)('%s: redirect hops meet the first URL rules', (runtime) 
     },
   });
   let trap: Trap;
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
 
+  const started = freshProxy(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_ALLOW_TARGETS: '127.0.0.1,*.example.com',
+  });
   beforeAll(async () => {
     await upstream.start();
     trap = (await Trap.open('127.0.0.1')) as Trap;
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_ALLOW_TARGETS: '127.0.0.1,*.example.com',
-    });
+    proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await trap?.close();
     await upstream.stop();
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ORIGIN_STATE_HEADERS, ORIGIN_STATE_PREFIXES } from '../../src/core/headers.ts';
-import { RUNTIMES, type RunningProxy } from '../support/runtimes.ts';
-import { startProxyEarly } from '../support/suite-proxy.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { send } from './traps.ts';
 
@@ -88,9 +88,9 @@ beforeAll(() => upstream.start());
 afterAll(() => upstream.stop());
 
 describe.each(RUNTIMES)('%s: the proxy origin is never lent', (runtime) => {
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
   let target = '';
-  const started = startProxyEarly(runtime, {
+  const started = freshProxy(runtime, {
     CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
     CORSWAY_MAX_RESPONSE_BYTES: '4096',
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RUNTIMES, type RunningProxy, startProxy } from '../support/runtimes.ts';
+import { RUNTIMES } from '../support/runtimes.ts';
+import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { errorCode, send } from './traps.ts';
 
@@ -11,17 +12,17 @@ import { errorCode, send } from './traps.ts';
 
 describe.each(RUNTIMES)('%s: blocked origins in every spelling', (runtime) => {
   const upstream = new Upstream();
-  let proxy: RunningProxy;
+  let proxy: FreshProxy;
 
+  const started = freshProxy(runtime, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_BLOCK_ORIGINS: 'https://bad.example,https://*.evil.example,https://bücher.example',
+  });
   beforeAll(async () => {
     await upstream.start();
-    proxy = await startProxy(runtime, {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_BLOCK_ORIGINS: 'https://bad.example,https://*.evil.example,https://bücher.example',
-    });
+    proxy = await started;
   });
   afterAll(async () => {
-    await proxy?.stop();
     await upstream.stop();
   });
 

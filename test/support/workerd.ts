@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ROOT, type RunningProxy } from './runtimes.ts';
+import { freePort, ROOT, type RunningProxy, runToExit } from './runtimes.ts';
 
 /*
  * A Worker as deployed, without wrangler dev's local layers: the bundle
@@ -14,20 +14,16 @@ const WORKERD = join(ROOT, 'node_modules/@cloudflare/workerd-linux-64/bin/worker
 /** The compatibility date of wrangler.toml. */
 const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m;
 
-/** Builds the entry `main` (default: the corsway Worker) into a fresh directory; returns its bundle's path. */
-export function buildBundle(main = 'src/worker/main.ts'): string {
+/** Builds the entry `main` (default: the corsway Worker) into a fresh directory; resolves with its bundle's path. */
+export async function buildBundle(main = 'src/worker/main.ts'): Promise<string> {
   const outdir = mkdtempSync(join(tmpdir(), 'corsway-bundle-'));
-  const built = spawnSync(
+  const built = await runToExit(
     process.execPath,
     ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', outdir, main],
-    {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    },
+    { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
+    120_000,
   );
-  if (built.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${built.stdout}${built.stderr}`);
+  if (built.code !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${built.stdout}${built.stderr}`);
   return join(outdir, `${main.split('/').at(-1)?.replace(/\.ts$/, '')}.js`);
 }
 
@@ -51,22 +47,35 @@ export class RateLimitBudget extends DurableObject {
 export default { fetch: () => new Response(null, { status: 404 }) };
 `;
 
+/** How startWorkerd serves a bundle beyond its text bindings. */
+export interface WorkerdOptions {
+  /** Where CORSWAY_BUDGETS leads. @default 'none' */
+  budgets?: Budgets;
+  /** Names (name -> address) workerd resolves as /etc/hosts entries. @default {} */
+  hosts?: Record<string, string>;
+  /** host:port for workerd's inspector protocol. @default none */
+  inspector?: string;
+  /**
+   * CF-Connecting-IP set on every request, replacing a client-sent one, as
+   * Cloudflare's edge does. @default none: the header reaches the Worker as the client sent it
+   */
+  clientAddress?: string;
+}
+
 /**
  * Serves `bundle` in plain `workerd serve` on 127.0.0.1 with `env` as text
  * bindings. Its outbound network may reach loopback and private addresses
  * (the tests' upstream) only when `env` allows private targets, the way a
  * developer would configure it; otherwise public addresses only, as deployed.
- * `hosts` (name -> address) are resolved by workerd as /etc/hosts entries: it
- * then runs in a mount namespace of its own (`unshare -rm`) whose /etc/hosts
- * is a copy with them added. `inspector` (host:port) opens workerd's
- * inspector protocol there (the soak reads the isolate's V8 heap through it).
+ * `hosts` are resolved by workerd as /etc/hosts entries: it then runs in a
+ * mount namespace of its own (`unshare -rm`) whose /etc/hosts is a copy with
+ * them added. `inspector` opens workerd's inspector protocol there (the soak
+ * reads the isolate's V8 heap through it).
  */
 export async function startWorkerd(
   bundle: string,
   env: Record<string, string> = {},
-  budgets: Budgets = 'none',
-  hosts: Record<string, string> = {},
-  inspector?: string,
+  { budgets = 'none', hosts = {}, inspector, clientAddress }: WorkerdOptions = {},
 ): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'corsway-workerd-'));
   const port = await freePort();
@@ -86,6 +95,9 @@ export async function startWorkerd(
     );
     services += `(name = "budgets", worker = (modules = [(name = "overloaded.js", esModule = embed "overloaded.js")], compatibilityDate = ${text(compatibilityDate())}, durableObjectNamespaces = [${namespace}], durableObjectStorage = (localDisk = "objects"))),`;
   }
+  const inject = clientAddress
+    ? `injectRequestHeaders = [(name = "cf-connecting-ip", value = ${text(clientAddress)})]`
+    : '';
   const allow = env.CORSWAY_ALLOW_PRIVATE_NETWORK ? '"public", "private", "local"' : '"public"';
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -94,7 +106,7 @@ const config :Workerd.Config = (
     ${services}
     (name = "internet", network = (allow = [${allow}], tlsOptions = (trustBrowserCas = true))),
   ],
-  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (), service = "main")],
+  sockets = [(name = "http", address = ${text(`127.0.0.1:${port}`)}, http = (${inject}), service = "main")],
 );
 const worker :Workerd.Worker = (
   modules = [(name = "main.js", esModule = embed "main.js")],

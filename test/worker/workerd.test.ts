@@ -1,25 +1,16 @@
-import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { partIndex } from '../../src/limiters/shard.ts';
 import { InterimTarget } from '../support/interim-target.ts';
 import type { RunningProxy } from '../support/runtimes.ts';
 import { admitted, onePerPart, spendParts } from '../support/shards.ts';
+import { runBundle } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
-import { type Budgets, buildBundle, startWorkerd } from '../support/workerd.ts';
+import { type Budgets, startWorkerd } from '../support/workerd.ts';
 
 const ORIGIN = 'https://app.test';
 
-/** The bundle `wrangler deploy` would ship, built once for every suite here. */
-let shared: string | null = null;
-const bundleOnce = () => {
-  shared ??= buildBundle();
-  return shared;
-};
-afterAll(() => {
-  if (shared) rmSync(dirname(shared), { recursive: true, force: true });
-});
 const MAX_BODY = 1024 * 1024;
 
 interface Reply {
@@ -153,7 +144,7 @@ describe('worker bundle in plain workerd', () => {
   beforeAll(async () => {
     await upstream.start();
     target = `${upstream.origin}/echo`;
-    worker = await startWorkerd(bundleOnce(), {
+    worker = await startWorkerd(await runBundle(), {
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
       CORSWAY_ALLOW_ORIGINS: ORIGIN,
       CORSWAY_MAX_BODY_BYTES: String(MAX_BODY),
@@ -241,7 +232,7 @@ describe('worker bundle in plain workerd, an upload past the 1 MiB kept for a re
 
   beforeAll(async () => {
     await upstream.start();
-    worker = await startWorkerd(bundleOnce(), {
+    worker = await startWorkerd(await runBundle(), {
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
       CORSWAY_ALLOW_ORIGINS: ORIGIN,
       CORSWAY_MAX_BODY_BYTES: String(8 * MAX_BODY),
@@ -275,9 +266,9 @@ describe.each([
   beforeAll(async () => {
     await upstream.start();
     worker = await startWorkerd(
-      bundleOnce(),
+      await runBundle(),
       { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h', CORSWAY_RATE_LIMIT_BY: 'origin' },
-      budgets,
+      { budgets },
     );
   });
   afterAll(async () => {
@@ -314,14 +305,14 @@ describe('worker bundle in plain workerd, CORSWAY_RATE_LIMIT=10/1h by origin in 
   beforeAll(async () => {
     await upstream.start();
     worker = await startWorkerd(
-      bundleOnce(),
+      await runBundle(),
       {
         CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
         CORSWAY_RATE_LIMIT: '10/1h',
         CORSWAY_RATE_LIMIT_BY: 'origin',
         CORSWAY_RATE_LIMIT_SHARDS: '4',
       },
-      'memory',
+      { budgets: 'memory' },
     );
   });
   afterAll(async () => {
@@ -367,7 +358,7 @@ describe('worker bundle in plain workerd, a target name resolving to 127.0.0.1',
 
   beforeAll(async () => {
     await upstream.start();
-    worker = await startWorkerd(bundleOnce(), {}, 'none', { 'private.corsway.test': '127.0.0.1' });
+    worker = await startWorkerd(await runBundle(), {}, { hosts: { 'private.corsway.test': '127.0.0.1' } });
   });
   afterAll(async () => {
     await worker?.stop();
@@ -408,7 +399,7 @@ describe('a target sending 103 Early Hints before 200, in plain workerd', () => 
     await target.start();
     [probe, corsway] = await Promise.all([
       startWorkerd(join(import.meta.dirname, 'fixtures/interim-probe.mjs'), { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }),
-      startWorkerd(bundleOnce(), { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }),
+      startWorkerd(await runBundle(), { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }),
     ]);
   });
   afterAll(async () => {
