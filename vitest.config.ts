@@ -37,7 +37,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**', 'node_modules/**', ...missing, ...PURE],
           // One proxy per (runtime, settings) for files that share one: test/support/shared-proxy.ts.
-          globalSetup: ['test/support/proxy-broker.ts'],
+          globalSetup: ['test/support/node-build.ts', 'test/support/proxy-broker.ts'],
         },
       },
     ],

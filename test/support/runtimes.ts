@@ -67,9 +67,18 @@ export function startProxy(runtime: Runtime, env: ProxyEnv = {}): Promise<Runnin
   return runtime === 'node' ? startNode(env) : startWorker(env);
 }
 
-/** `npm start`'s command, on a port of 127.0.0.1 the kernel picks (PORT=0), read back from its first line. */
+/** The variable naming the run's build of src/, a directory laid out as dist/ (node-build.ts). */
+export const NODE_BUILD = 'CORSWAY_TESTS_NODE_BUILD';
+
+/**
+ * The Node proxy on a port of 127.0.0.1 the kernel picks (PORT=0), read back
+ * from its first line: the run's build of src/ when vitest made one
+ * (node-build.ts), else `npm start`'s command, the sources through tsx.
+ */
 export async function startNode(env: ProxyEnv = {}): Promise<RunningProxy> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/main.ts'], {
+  const build = process.env[NODE_BUILD];
+  const entry = build ? [join(build, 'node/main.js')] : ['--import', 'tsx', 'src/node/main.ts'];
+  const child = spawn(process.execPath, entry, {
     cwd: ROOT,
     env: { ...process.env, CORSWAY_LOG_LEVEL: 'silent', ...env, HOST: '127.0.0.1', PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
