@@ -11,7 +11,8 @@ import type { Upstream } from '../core/upstream.ts';
  * Cloudflare's cache and handed to another user (CORSWAY_CACHE decides that).
  */
 export const upstream: Upstream = async ({ url, method, headers, body, signal }) => {
-  const res = await fetch(url, {
+  // As text: workerd's fetch converts a URL object at a cost (docs/decisions/worker-cpu.md).
+  const res = await fetch(url.href, {
     method,
     headers: headers.record(),
     body: body ? nativeBody(body) : null,
