@@ -11,6 +11,7 @@ import {
   type RateLimiter,
   usesBudgets,
 } from '../limiters/rate-limit.ts';
+import { withRefusalMemo } from '../limiters/refusal-memo.ts';
 
 /** Where the Worker's budgets live, and whether their shared store answers. */
 export interface WorkerLimiter {
@@ -54,7 +55,8 @@ export function workerLimiter(config: Config, env: Env): WorkerLimiter {
     );
     return { limiter: memoryLimiter(spec), bytes, health: none };
   }
-  const durable = withFailover(durableLimiter(budgets, spec), spec, {
+  // A spent budget's refusals are answered in the isolate: a flood of them would otherwise overload its object.
+  const durable = withFailover(withRefusalMemo(durableLimiter(budgets, spec)), spec, {
     mode: config.rateLimitFailure,
     name: 'Durable Object',
   });

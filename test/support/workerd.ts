@@ -36,8 +36,11 @@ function compatibilityDate(): string {
 /** A capnp text literal. */
 const text = (value: string) => JSON.stringify(value);
 
-/** Where CORSWAY_BUDGETS leads: none, the bundle's RateLimitBudget in memory, or an object that always fails. */
-export type Budgets = 'none' | 'memory' | 'overloaded';
+/**
+ * Where CORSWAY_BUDGETS leads: none, the bundle's RateLimitBudget in memory, an
+ * object that always fails, or one that always refuses and counts its calls.
+ */
+export type Budgets = 'none' | 'memory' | 'overloaded' | 'refusing';
 
 /** A RateLimitBudget whose every call fails, as Cloudflare's does when one object gets more than it can serve. */
 const OVERLOADED = `import { DurableObject } from 'cloudflare:workers';
@@ -46,6 +49,21 @@ export class RateLimitBudget extends DurableObject {
 }
 export default { fetch: () => new Response(null, { status: 404 }) };
 `;
+
+/** A RateLimitBudget that refuses every request; its Retry-After, 60 s plus its calls so far, shows how often it was asked. */
+const REFUSING = `import { DurableObject } from 'cloudflare:workers';
+export class RateLimitBudget extends DurableObject {
+  calls = 0;
+  consume(spec) {
+    this.calls++;
+    return { allowed: false, limit: spec.limit, remaining: 0, reset: 60, retryAfter: 60 + this.calls };
+  }
+}
+export default { fetch: () => new Response(null, { status: 404 }) };
+`;
+
+/** The stand-in budgets a test can put behind CORSWAY_BUDGETS. */
+const FAKES: Partial<Record<Budgets, string>> = { overloaded: OVERLOADED, refusing: REFUSING };
 
 /** How startWorkerd serves a bundle beyond its text bindings. */
 export interface WorkerdOptions {
@@ -88,12 +106,12 @@ export async function startWorkerd(
   if (budgets === 'memory') {
     bindings.push('(name = "CORSWAY_BUDGETS", durableObjectNamespace = "RateLimitBudget")');
     objects = `durableObjectNamespaces = [${namespace}], durableObjectStorage = (localDisk = "objects"),`;
-  } else if (budgets === 'overloaded') {
-    writeFileSync(join(dir, 'overloaded.js'), OVERLOADED);
+  } else if (budgets !== 'none') {
+    writeFileSync(join(dir, 'budgets.js'), FAKES[budgets] ?? '');
     bindings.push(
       '(name = "CORSWAY_BUDGETS", durableObjectNamespace = (className = "RateLimitBudget", serviceName = "budgets"))',
     );
-    services += `(name = "budgets", worker = (modules = [(name = "overloaded.js", esModule = embed "overloaded.js")], compatibilityDate = ${text(compatibilityDate())}, durableObjectNamespaces = [${namespace}], durableObjectStorage = (localDisk = "objects"))),`;
+    services += `(name = "budgets", worker = (modules = [(name = "budgets.js", esModule = embed "budgets.js")], compatibilityDate = ${text(compatibilityDate())}, durableObjectNamespaces = [${namespace}], durableObjectStorage = (localDisk = "objects"))),`;
   }
   const inject = clientAddress
     ? `injectRequestHeaders = [(name = "cf-connecting-ip", value = ${text(clientAddress)})]`

@@ -347,6 +347,46 @@ describe('worker bundle in plain workerd, CORSWAY_RATE_LIMIT=10/1h by origin in 
 });
 
 /*
+ * A spent budget's refusals are answered in the isolate until the object's
+ * Retry-After has passed: a client hammering it would otherwise overload it.
+ */
+describe('worker bundle in plain workerd, CORSWAY_BUDGETS refusing every request', () => {
+  const upstream = new Upstream();
+  let worker: RunningProxy;
+
+  beforeAll(async () => {
+    await upstream.start();
+    worker = await startWorkerd(
+      await runBundle(),
+      { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h' },
+      { budgets: 'refusing' },
+    );
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await upstream.stop();
+  });
+
+  test('GET /<target> x10 from one client -> 10 x 429 from one call to its object (Retry-After 61, not 61..70); another client asks its own', async () => {
+    const get = async (client: string) => {
+      const res = await fetch(`${worker.url}/${upstream.origin}/echo`, {
+        headers: { origin: ORIGIN, 'cf-connecting-ip': client },
+      });
+      await res.arrayBuffer();
+      return { status: res.status, retryAfter: Number(res.headers.get('retry-after')) };
+    };
+    const seen: { status: number; retryAfter: number }[] = [];
+    for (let i = 0; i < 10; i++) seen.push(await get('203.0.113.9'));
+    expect(seen.map((s) => s.status)).toEqual(Array(10).fill(429));
+    // The first answer's count-down (61, less the whole seconds since); a second call to the object would say 62.
+    for (const s of seen) expect(s.retryAfter).toBeGreaterThanOrEqual(50);
+    for (const s of seen) expect(s.retryAfter).toBeLessThanOrEqual(61);
+    expect(await get('203.0.113.10')).toEqual({ status: 429, retryAfter: 61 });
+    expect(upstream.hits).toHaveLength(0);
+  });
+});
+
+/*
  * A name that resolves to a private address is the platform's to refuse on
  * Workers: fetch never shows corsway the address. In workerd, whose network
  * allows public addresses only (as deployed), the connection is refused and
