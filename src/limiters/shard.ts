@@ -1,4 +1,4 @@
-import type { RateLimitSpec } from '../config/config.ts';
+import type { RateLimitSpec } from '../config/kinds.ts';
 
 /** The budget one request spends: a whole budget, or the part of a shared one that its client draws on. */
 export interface Share {
