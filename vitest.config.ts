@@ -5,9 +5,10 @@ import { REDIS, unrunnable } from './test/support/prerequisites.ts';
 const missing = unrunnable(fileURLToPath(new URL('.', import.meta.url)), [REDIS]);
 
 /**
- * Pure modules: no sockets, no processes, no module state a file leaves behind.
- * They share their workers' module graph (isolate: false), which halves their
- * CPU time (docs/decisions/test-wall-time.md).
+ * Pure modules: no sockets, no processes. Both projects share their workers'
+ * module graph (isolate: false): no test file leaves module state, mocks or
+ * fake timers behind, and a fresh graph per file cost as much CPU as a short
+ * file's tests (docs/decisions/test-wall-time.md).
  */
 const PURE = [
   'test/core/**/*.test.ts',
@@ -34,6 +35,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'servers',
+          isolate: false,
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**', 'node_modules/**', ...missing, ...PURE],
           // One proxy per (runtime, settings) for files that share one: test/support/shared-proxy.ts.
