@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NODE_BUILD, ROOT, runToExit } from './runtimes.ts';
 
@@ -22,5 +22,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   return async () => {
     delete process.env[NODE_BUILD];
     await rm(outdir, { recursive: true, force: true });
+    // Another run's build may still be there: the folder goes only when empty.
+    await rmdir(join(ROOT, '.test-build')).catch(() => {});
   };
 }
