@@ -403,7 +403,7 @@ function withHeaders(req: UpstreamRequest, headers: Fields): UpstreamRequest {
     get signal() {
       return req.signal;
     },
-    onAbort: req.onAbort,
+    onAbort: (listener) => req.onAbort(listener),
   };
 }
 

@@ -15,8 +15,8 @@ export interface UpstreamRequest {
   readonly body: RequestBody | null;
   /** Aborted when the client goes away, the target is too slow or the upload too large. */
   readonly signal: AbortSignal;
-  /** The same as a callback, which costs less than `signal` on Node: called once, with the reason. */
-  readonly onAbort: (listener: (reason: unknown) => void) => void;
+  /** The same as a callback, which costs less than `signal` on Node: called once, with the reason. A method: call it on the request. */
+  onAbort(listener: (reason: unknown) => void): void;
   /** The client's address, read only when needed (Node bounds DNS lookups per client). */
   readonly client?: () => string;
 }
@@ -64,7 +64,9 @@ export interface Forwarded<Body extends Cancellable> {
  * One hop's request. A class, not an object literal with a `signal` getter:
  * V8 gives every such literal a shape of its own (the getter is a new closure
  * each time), and the upstream's code that reads them then never settles
- * (megamorphic property loads, repeated recompilation).
+ * (megamorphic property loads, repeated recompilation). `onAbort` is a method,
+ * not a closure per instance in a field: with the closure, Node 24 promoted
+ * every request's objects (docs/decisions/node24-pretenuring.md).
  */
 class Hop implements UpstreamRequest {
   readonly url: URL;
@@ -72,7 +74,6 @@ class Hop implements UpstreamRequest {
   readonly headers: Fields;
   readonly body: RequestBody | null;
   readonly #abort: Abort;
-  readonly onAbort: (listener: (reason: unknown) => void) => void;
   readonly client: (() => string) | undefined;
 
   constructor(
@@ -88,12 +89,15 @@ class Hop implements UpstreamRequest {
     this.headers = headers;
     this.body = body;
     this.#abort = abort;
-    this.onAbort = (listener) => abort.onAbort(listener);
     this.client = client;
   }
 
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): void {
+    this.#abort.onAbort(listener);
   }
 }
 

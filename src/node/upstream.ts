@@ -81,13 +81,14 @@ export function nodeUpstream(options: {
 }
 
 /** Sends one request; `origin` in place of the URL's keeps the name in Host (and SNI). */
-function dispatch(agent: Dispatcher, { url, method, headers, body, onAbort }: UpstreamRequest, origin?: string) {
+function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string) {
+  const { url, method, headers, body } = request;
   return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | null = null;
     let target: SocketBody | null = null;
     let reason: Error | null = null;
     let ended = false;
-    onAbort((why) => {
+    request.onAbort((why) => {
       reason = why instanceof Error ? why : new Error(String(why));
       if (!ended) controller?.abort(reason);
     });
