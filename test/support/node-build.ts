@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NODE_BUILD, ROOT, runToExit } from './runtimes.ts';
@@ -19,7 +20,11 @@ export default async function setup(): Promise<() => Promise<void>> {
   const built = await runToExit(process.execPath, args, process.env, 120_000);
   if (built.code !== 0) throw new Error(`building src/ failed:\n${built.stdout}${built.stderr}`);
   process.env[NODE_BUILD] = outdir;
+  // Interrupted (Ctrl-C), vitest exits without its teardown.
+  const removeNow = () => rmSync(outdir, { recursive: true, force: true });
+  process.once('exit', removeNow);
   return async () => {
+    process.off('exit', removeNow);
     delete process.env[NODE_BUILD];
     await rm(outdir, { recursive: true, force: true });
     // Another run's build may still be there: the folder goes only when empty.

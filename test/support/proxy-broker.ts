@@ -68,6 +68,22 @@ async function readJson(req: IncomingMessage): Promise<BrokerRequest> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const shared = new Map<string, Promise<RunningProxy>>();
   const fresh = new Map<number, Promise<RunningProxy>>();
+  // Interrupted (Ctrl-C), vitest exits without its teardown: what is running is killed on the way out.
+  const running = new Set<number>();
+  const track = (started: Promise<RunningProxy>) => {
+    started.then((p) => running.add(p.pid)).catch(() => {});
+    return started;
+  };
+  const killRunning = () => {
+    for (const pid of running) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL'); // -pid: wrangler dev's process group, with its workerd
+        } catch {}
+      }
+    }
+  };
+  process.once('exit', killRunning);
   let issued = 0;
   let built: Promise<string> | undefined;
   const bundle = () => {
@@ -82,13 +98,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         const key = proxyKey(runtime, env);
         let started = shared.get(key);
         if (!started) {
-          started = startProxy(runtime, env);
+          started = track(startProxy(runtime, env));
           shared.set(key, started);
         }
         return { url: (await started).url };
       }
       case '/fresh': {
-        const started = startFresh(request, bundle);
+        const started = track(startFresh(request, bundle));
         const next = ++issued;
         fresh.set(next, started);
         return { url: (await started).url, id: next };
@@ -96,7 +112,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       case '/stop': {
         const started = fresh.get(id);
         fresh.delete(id);
-        await (await started?.catch(() => undefined))?.stop();
+        const proxy = await started?.catch(() => undefined);
+        await proxy?.stop();
+        if (proxy) running.delete(proxy.pid);
         return { stopped: true } as const;
       }
       case '/bundle':
@@ -128,6 +146,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('proxyBroker', `http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   return async () => {
     closing = true;
+    process.off('exit', killRunning);
     server.close();
     await Promise.allSettled(handling);
     await Promise.all(
