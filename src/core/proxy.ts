@@ -143,7 +143,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     let answer: Omit<Answer<Body>, 'sent'>;
     let code: string | null = null;
     try {
-      answer = await handle(req, origin, trace);
+      answer = metered(await answerFor(req, origin, trace), trace.meter);
     } catch (error) {
       const refused = asProxyError(error);
       code = refused.code;
@@ -173,9 +173,11 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
   };
   return { handle: proxy, spendBudget };
 
-  async function handle(req: Incoming, origin: string | null, trace: Trace): Promise<Omit<Answer<Body>, 'sent'>> {
-    const answer = await answerFor(req, origin, trace);
-    const { meter } = trace;
+  /** A target's body counted against the bandwidth budget as it is relayed. Not async: one promise less per request. */
+  function metered(
+    answer: Omit<Answer<Body>, 'sent' | 'progress'> & { progress: null },
+    meter: Meter | null,
+  ): Omit<Answer<Body>, 'sent'> {
     return meter && typeof answer.body === 'object' && answer.body !== null
       ? { ...answer, progress: (bytes) => meter.progress(bytes) }
       : answer;

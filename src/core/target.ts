@@ -100,7 +100,8 @@ export function parseTarget(raw: string): URL {
   if (url.port === '0') throw invalid('Port 0 is not a valid target port.');
   checkTargetSyntax(url);
   // A fragment never reaches a server (RFC 9110 4.2.4); keep it out of X-Request-URL too.
-  url.hash = '';
+  // Only when there is one: the setter parses the whole URL again.
+  if (text.includes('#')) url.hash = '';
   return url;
 }
 

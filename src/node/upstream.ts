@@ -54,17 +54,19 @@ export function nodeUpstream(options: {
   const lookup = (request: UpstreamRequest): Resolve =>
     resolver ? (hostname) => resolver.lookup(hostname, clientKey(request.client?.() ?? '')) : resolve;
 
-  const socketUpstream: Upstream<SocketBody> = async (request) => {
+  // Not async: an IP literal or a cached name goes straight to the dispatcher, without a promise of its own.
+  const socketUpstream: Upstream<SocketBody> = (request) => {
     const { url } = request;
     const via = egress?.route(url) ?? null;
     if (via === null) {
       const host = url.hostname;
-      if (resolver && !isLiteral(host) && !resolver.known(host)) await lookup(request)(host);
-      return dispatch(direct, request);
+      if (!resolver || isLiteral(host) || resolver.known(host)) return dispatch(direct, request);
+      return lookup(request)(host).then(() => dispatch(direct, request));
     }
     if (!guard) return dispatch(via, request);
-    const address = await checkedAddress(url.hostname, lookup(request));
-    return dispatch(via, request, pinnedOrigin(url, address));
+    return checkedAddress(url.hostname, lookup(request)).then((address) =>
+      dispatch(via, request, pinnedOrigin(url, address)),
+    );
   };
   const upstream: Upstream = async (request) => {
     const { status, headers, body } = await socketUpstream(request);
