@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { childPids, procStat } from '../test/support/workers.ts';
 
@@ -198,4 +198,27 @@ export function cpuMs(pid: number): number | null {
     else if (member === pid) return null;
   }
   return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU time a server's processes have spent on a core so far, in nanoseconds:
+ * the scheduler's own account, summed over every thread
+ * (`/proc/<pid>/task/<tid>/schedstat`, first field), not cpuMs's 10 ms ticks.
+ * A thread that has exited drops out of the sum, so compare only across
+ * spans where the threads live on (a workerd serving requests keeps its threads).
+ */
+export function cpuNs(pid: number): number | null {
+  let ns = 0;
+  for (const member of processTree(pid)) {
+    try {
+      for (const task of readdirSync(`/proc/${member}/task`)) {
+        try {
+          ns += Number(readFileSync(`/proc/${member}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+        } catch {} // that thread ended while we looked
+      }
+    } catch {
+      if (member === pid) return null;
+    }
+  }
+  return ns;
 }
