@@ -35,6 +35,13 @@ export function hostMatcher(patterns: readonly HostPattern[]): HostMatcher {
   };
 }
 
+declare const SYNTAX_CHECKED: unique symbol;
+/**
+ * A URL whose syntax passed checkTargetSyntax (parseTarget's result): a type
+ * only, so the first hop checks the policy alone and the syntax is decided once.
+ */
+export type TargetURL = URL & { readonly [SYNTAX_CHECKED]: true };
+
 const PERCENT_ENCODED_SCHEME = /^https?%3a/i;
 /** A scheme, unless what follows the colon is a port (`host.example:8080/x` has none). */
 const SCHEME = /^([a-z][a-z0-9+.-]*):(?!\d+(?:[/?#]|$))\/*/i;
@@ -59,7 +66,7 @@ function invalid(message: string): ProxyError {
  * collapsed slashes (`https:/host`), and a percent-encoded target.
  * @throws ProxyError `invalid_target`.
  */
-export function parseTarget(raw: string): URL {
+export function parseTarget(raw: string): TargetURL {
   if (raw.length > MAX_TARGET_LENGTH) {
     throw invalid(`The target URL is longer than ${MAX_TARGET_LENGTH} characters, more than this proxy accepts.`);
   }
@@ -121,7 +128,7 @@ export function isLocalhost(hostname: string): boolean {
  * resolve (labels of 63 octets, 253 in all).
  * @throws ProxyError `invalid_target`.
  */
-export function checkTargetSyntax(url: URL): void {
+export function checkTargetSyntax(url: URL): asserts url is TargetURL {
   if (url.username || url.password) {
     throw invalid('The target URL contains a user name or password; send credentials in a header instead.');
   }
@@ -159,14 +166,33 @@ export interface TargetPolicy {
  * connect time by the runtime's upstream (see node/upstream.ts).
  * @throws ProxyError `invalid_target` or `target_not_allowed`.
  */
-export function checkTarget(url: URL, policy: TargetPolicy): void {
+export function checkTarget(url: URL, policy: TargetPolicy): asserts url is TargetURL {
+  checkScheme(url);
+  checkTargetSyntax(url);
+  checkTargetPolicy(url, policy);
+}
+
+/**
+ * checkTarget for a URL whose syntax is already checked (parseTarget's):
+ * the same rules in the same order, without checking the syntax again.
+ * @throws ProxyError `target_not_allowed`.
+ */
+export function checkParsedTarget(url: TargetURL, policy: TargetPolicy): void {
+  checkScheme(url);
+  checkTargetPolicy(url, policy);
+}
+
+function checkScheme(url: URL): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ProxyError(
       'target_not_allowed',
       `Only http:// and https:// targets can be proxied, not ${url.protocol}.`,
     );
   }
-  checkTargetSyntax(url);
+}
+
+/** The operator's and the address rules: bad ports, CORSWAY_ALLOW_TARGETS, private addresses. */
+function checkTargetPolicy(url: URL, policy: TargetPolicy): void {
   if (url.port && BAD_PORTS.has(Number(url.port))) {
     throw new ProxyError(
       'target_not_allowed',

@@ -3,7 +3,7 @@ import type { ClientBody, RequestBody } from './body.ts';
 import { findProxyError, ProxyError } from './errors.ts';
 import { failureMessage, timeoutMessage } from './failure.ts';
 import { Fields, type HeaderMap } from './fields.ts';
-import { checkTarget, type TargetPolicy } from './target.ts';
+import { checkParsedTarget, checkTarget, type TargetPolicy, type TargetURL } from './target.ts';
 import type { TargetHeaderTable } from './target-headers.ts';
 
 /** One request to a target, exactly as to be sent: redirects are not followed. */
@@ -116,7 +116,7 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
 export async function forward<Body extends Cancellable>(
   upstream: Upstream<Body>,
   first: {
-    url: URL;
+    url: TargetURL;
     method: string;
     headers: Fields;
     body: ClientBody | null;
@@ -133,12 +133,14 @@ export async function forward<Body extends Cancellable>(
   }, options.timeoutMs);
   // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
   if (first.body) first.body.onOverflow = (error) => abort.abort(error);
-  let { url, method, headers, body } = first;
+  let url: URL = first.url;
+  let { method, headers, body } = first;
   // A body no hop needs any more (a redirect turned the request into a GET), still being read and dropped.
   let dropped: ClientBody | null = null;
   try {
     for (let hop = 0; ; hop++) {
-      checkHop(url, options.policy, hop);
+      if (hop === 0) checkParsedTarget(first.url, options.policy);
+      else checkRedirectTarget(url, options.policy);
       const hopHeaders = withTargetHeaders(headers, url, options.targetHeaders);
       const response = await upstream(new Hop(url, method, hopHeaders, body?.hop() ?? null, abort, first.client));
       // A runtime may end the upload cleanly when the body stream errors
@@ -232,14 +234,10 @@ export function nextHop(location: string, from: URL, hop: number, maxRedirects: 
 }
 
 /**
- * The target rules for one hop: the first URL, or where a redirect leads,
- * said so the client knows the URL it gave was not the one refused.
+ * The target rules for where a redirect leads, said so the client knows the
+ * URL it gave was not the one refused.
  */
-export function checkHop(url: URL, policy: TargetPolicy, hop: number): void {
-  if (hop === 0) {
-    checkTarget(url, policy);
-    return;
-  }
+function checkRedirectTarget(url: URL, policy: TargetPolicy): void {
   try {
     checkTarget(url, policy);
   } catch (error) {

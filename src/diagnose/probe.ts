@@ -50,6 +50,8 @@ export interface Run {
  */
 async function exchange(run: Run, method: string, url: URL, headers: Headers): Promise<Answered> {
   const { config, upstream } = run;
+  // Every URL the diagnosis asks, a redirect's too, passes the whole of the target rules first.
+  checkTarget(url, config);
   let answer: Answered | undefined;
   const oneHop: Upstream = async (request) => {
     const response = await upstream(request);
@@ -128,7 +130,7 @@ export async function diagnoseQuestion(q: Question, notes: string[], run: Run): 
   }
 
   const sendsRequest = q.method === 'GET' || q.method === 'HEAD';
-  let url = q.url;
+  let url: URL = q.url;
   let origin = q.origin;
   let names = q.headers;
   for (let hop = 0; ; hop++) {
