@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
+import { sharedProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: basics', (runtime) => {
@@ -10,16 +10,8 @@ describe.each(RUNTIMES)('%s: basics', (runtime) => {
       res.end('hello');
     },
   });
-  let proxy: SharedProxy;
 
-  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await upstream.stop();
-  });
+  const proxy = suiteProxy(sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }), upstream);
 
   test('GET /http://127.0.0.1:<port>/plain -> 200 with the origin reflected and headers exposed', async () => {
     const res = await fetch(`${proxy.url}/${upstream.origin}/plain`, { headers: { origin: 'https://app.test' } });

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { send } from '../support/client.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /** A body larger than the entry bound of a cache of CACHE_BYTES (an eighth of it). */
@@ -53,30 +53,24 @@ describe.each(RUNTIMES)('%s: shared cache (CORSWAY_CACHE=on)', (runtime) => {
       }, 300);
     },
   });
-  let proxy: FreshProxy;
   const count = (path: string) => upstream.hits.filter((hit) => hit.url === path).length;
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
     send(`${proxy.url}/${upstream.origin}${path}`, { method, headers });
 
   // The Worker's store is the Cache API, which wrangler dev provides and plain workerd does not.
-  const started = freshProxy(
-    runtime,
-    {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_CACHE: 'on',
-      CORSWAY_CACHE_BYTES: String(CACHE_BYTES),
-      CORSWAY_RATE_LIMIT: '1000/1h',
-    },
-    { wranglerDev: true },
+  const proxy = suiteProxy(
+    freshProxy(
+      runtime,
+      {
+        CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+        CORSWAY_CACHE: 'on',
+        CORSWAY_CACHE_BYTES: String(CACHE_BYTES),
+        CORSWAY_RATE_LIMIT: '1000/1h',
+      },
+      { wranglerDev: true },
+    ),
+    upstream,
   );
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
-  });
 
   test('GET a max-age=300 target twice -> stored, then a hit that never reaches the target, with Age', async () => {
     const first = await get('/fresh?a');

@@ -1,8 +1,8 @@
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
+import { sharedProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGINAL = Buffer.from(
@@ -50,17 +50,11 @@ const ACCEPT = ['gzip, deflate, br', 'identity'];
 
 describe.each(RUNTIMES)('%s: compressed responses', (runtime) => {
   const upstream = new Upstream(routes);
-  let proxy: SharedProxy;
   let target: string;
 
-  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
-  beforeAll(async () => {
-    await upstream.start();
+  const proxy = suiteProxy(sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }), upstream);
+  beforeAll(() => {
     target = `/${upstream.origin}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await upstream.stop();
   });
 
   test.each(CASES)('GET /http://127.0.0.1:<port>/%s -> fetch() decodes the original bytes', async (path) => {

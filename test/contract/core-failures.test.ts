@@ -1,9 +1,9 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { closedPort } from '../support/ports.ts';
 import { decoded, errorOf, type RawResponse, raw } from '../support/raw-http.ts';
 import { RUNTIMES, startProxy } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { type FreshProxy, freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 import { eventually, waitUntil } from '../support/wait.ts';
 
@@ -115,19 +115,12 @@ describe.each(RUNTIMES)('%s: failures', (runtime) => {
       res.end();
     },
   });
-  let proxy: FreshProxy;
   let target: string;
   const origin = { origin: 'https://app.test' };
 
-  const started = freshProxy(runtime, LIMITS);
-  beforeAll(async () => {
-    await upstream.start();
+  const proxy = suiteProxy(freshProxy(runtime, LIMITS), upstream);
+  beforeAll(() => {
     target = `/${upstream.origin}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
   });
 
   async function stillServes(): Promise<void> {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { raw } from '../support/raw-http.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
+import { sharedProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
@@ -26,17 +26,11 @@ describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
       res.end('body');
     },
   });
-  let proxy: SharedProxy;
   let target: string;
 
-  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
-  beforeAll(async () => {
-    await upstream.start();
+  const proxy = suiteProxy(sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }), upstream);
+  beforeAll(() => {
     target = `/${upstream.origin}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await upstream.stop();
   });
 
   test('GET /http://127.0.0.1:<port>/echo with cookies, forwarding and hop-by-hop headers -> none reach the target, Via added', async () => {

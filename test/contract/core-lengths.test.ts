@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, type RawResponse, raw } from '../support/raw-http.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const MIB = 1024 * 1024;
@@ -59,22 +59,18 @@ describe.each(RUNTIMES)('%s: Content-Length of uploads and downloads', (runtime)
       res.end(payload.subarray(1000));
     },
   });
-  let proxy: FreshProxy;
   let target: string;
 
-  const started = freshProxy(runtime, {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_MAX_BODY_BYTES: String(4 * MIB),
-    CORSWAY_MAX_RESPONSE_BYTES: String(LIMIT),
-  });
-  beforeAll(async () => {
-    await upstream.start();
+  const proxy = suiteProxy(
+    freshProxy(runtime, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_MAX_BODY_BYTES: String(4 * MIB),
+      CORSWAY_MAX_RESPONSE_BYTES: String(LIMIT),
+    }),
+    upstream,
+  );
+  beforeAll(() => {
     target = `/${upstream.origin}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
   });
 
   /** The target's record of the newest request. */

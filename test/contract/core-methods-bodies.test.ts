@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -57,21 +57,17 @@ describe.each(RUNTIMES)('%s: methods and bodies', (runtime) => {
       res.end();
     },
   });
-  let proxy: FreshProxy;
   let target: string;
 
-  const started = freshProxy(runtime, {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_MAX_BODY_BYTES: String(64 * 1024 * 1024),
-  });
-  beforeAll(async () => {
-    await upstream.start();
+  const proxy = suiteProxy(
+    freshProxy(runtime, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_MAX_BODY_BYTES: String(64 * 1024 * 1024),
+    }),
+    upstream,
+  );
+  beforeAll(() => {
     target = `/${upstream.origin}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
   });
 
   test.each(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])(

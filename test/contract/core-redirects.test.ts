@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 interface Echo {
@@ -33,18 +33,14 @@ describe.each(RUNTIMES)('%s: redirects', (runtime) => {
       res.end();
     },
   });
-  let proxy: FreshProxy;
   let target: string;
 
-  const started = freshProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_REDIRECTS: '5' });
-  beforeAll(async () => {
-    await upstream.start();
+  const proxy = suiteProxy(
+    freshProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_MAX_REDIRECTS: '5' }),
+    upstream,
+  );
+  beforeAll(() => {
     target = `/${upstream.origin}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
   });
 
   test.each([301, 302, 303])(

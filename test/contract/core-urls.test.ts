@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { errorOf, raw } from '../support/raw-http.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
+import { sharedProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 /** A TCP listener on loopback that records the first bytes of each connection and answers nothing. */
@@ -32,17 +32,11 @@ class Trap {
 describe.each(RUNTIMES)('%s: target URL forms', (runtime) => {
   const upstream = new Upstream();
   const trap = new Trap();
-  let proxy: SharedProxy;
   let host: string;
 
-  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
-  beforeAll(async () => {
-    await Promise.all([upstream.start(), trap.start()]);
+  const proxy = suiteProxy(sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }), upstream, trap);
+  beforeAll(() => {
     host = `127.0.0.1:${upstream.port}`;
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await Promise.all([upstream.stop(), trap.stop()]);
   });
 
   /** Sends `path` to the proxy and returns the upstream's echo of what it received. */

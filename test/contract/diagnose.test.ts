@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Diagnosis } from '../../src/diagnose/types.ts';
 import { permissive } from '../support/cors-target.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy, type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
+import { freshProxy, sharedProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 const ORIGIN = 'https://app.example';
@@ -43,16 +43,8 @@ const routes = {
 
 describe.each(RUNTIMES)('%s: /diagnose', (runtime) => {
   const upstream = new Upstream(routes);
-  let proxy: SharedProxy;
 
-  const started = sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' });
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await upstream.stop();
-  });
+  const proxy = suiteProxy(sharedProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on' }), upstream);
 
   async function diagnose(path: string, query: Record<string, string> = {}): Promise<Diagnosis> {
     const params = new URLSearchParams({ origin: ORIGIN, ...query });
@@ -265,20 +257,14 @@ describe.each(RUNTIMES)('%s: /diagnose', (runtime) => {
 
 describe.each(RUNTIMES)('%s: /diagnose passes the proxy checks', (runtime) => {
   const trap = new Upstream(routes);
-  let proxy: FreshProxy;
 
-  const started = freshProxy(runtime, {
-    CORSWAY_RATE_LIMIT: '2/1h',
-    CORSWAY_ALLOW_ORIGINS: 'https://app.example',
-  });
-  beforeAll(async () => {
-    await trap.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await trap.stop();
-  });
+  const proxy = suiteProxy(
+    freshProxy(runtime, {
+      CORSWAY_RATE_LIMIT: '2/1h',
+      CORSWAY_ALLOW_ORIGINS: 'https://app.example',
+    }),
+    trap,
+  );
 
   const get = (origin: string) =>
     fetch(`${proxy.url}/diagnose/${trap.origin}/good?origin=${ORIGIN}`, { headers: { origin } });
@@ -305,17 +291,8 @@ describe.each(RUNTIMES)('%s: /diagnose passes the proxy checks', (runtime) => {
 
 describe.each(RUNTIMES)('%s: /diagnose runs the target rules before any browser question', (runtime) => {
   const trap = new Upstream(routes);
-  let proxy: FreshProxy;
 
-  const started = freshProxy(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' });
-  beforeAll(async () => {
-    await trap.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await trap.stop();
-  });
+  const proxy = suiteProxy(freshProxy(runtime, { CORSWAY_ALLOW_TARGETS: 'api.example.com,127.0.0.1' }), trap);
 
   async function ask(target: string, origin: string): Promise<{ status: number; error: string; message: string }> {
     const res = await fetch(`${proxy.url}/diagnose/${target}?origin=${encodeURIComponent(origin)}`);

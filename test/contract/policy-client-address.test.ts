@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
 import { ROOT, type RunningProxy, startWorker } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -17,23 +17,19 @@ async function statuses(url: string, requests: { from?: string; headers?: Record
 
 describe('node: CORSWAY_TRUST_PROXY=on, CORSWAY_RATE_LIMIT=2/1m', () => {
   const upstream = new Upstream();
-  let proxy: FreshProxy;
   let url: string;
   const xff = (value: string) => ({ from: '127.0.0.60', headers: { 'x-forwarded-for': value } });
 
-  const started = freshProxy('node', {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_TRUST_PROXY: 'on',
-    CORSWAY_RATE_LIMIT: '2/1m',
-  });
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
+  const proxy = suiteProxy(
+    freshProxy('node', {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_TRUST_PROXY: 'on',
+      CORSWAY_RATE_LIMIT: '2/1m',
+    }),
+    upstream,
+  );
+  beforeAll(() => {
     url = `${proxy.url}/${upstream.origin}/data`;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
   });
 
   test('X-Forwarded-For: 203.0.113.1 x3 -> 200, 200, 429; 203.0.113.2 from the same socket -> 200', async () => {
@@ -65,7 +61,6 @@ describe('node: CORSWAY_TRUST_PROXY=on, CORSWAY_RATE_LIMIT=2/1m', () => {
  */
 describe('worker: CF-Connecting-IP, CORSWAY_RATE_LIMIT=2/1m', () => {
   const upstream = new Upstream();
-  let proxy: FreshProxy;
   let url: string;
   const cf = (ip: string, from = '127.0.0.70') => ({
     from,
@@ -73,19 +68,12 @@ describe('worker: CF-Connecting-IP, CORSWAY_RATE_LIMIT=2/1m', () => {
   });
 
   // wrangler dev passes a client-sent CF-Connecting-IP through, as the comment above says.
-  const started = freshProxy(
-    'worker',
-    { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' },
-    { wranglerDev: true },
+  const proxy = suiteProxy(
+    freshProxy('worker', { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '2/1m' }, { wranglerDev: true }),
+    upstream,
   );
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
+  beforeAll(() => {
     url = `${proxy.url}/${upstream.origin}/data`;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
   });
 
   test('CF-Connecting-IP: 203.0.113.1 from three sockets -> one budget; X-Forwarded-For changes nothing', async () => {

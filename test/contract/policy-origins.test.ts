@@ -1,28 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { errorCode, send } from '../support/client.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 
 describe.each(RUNTIMES)('%s: origin lists and required headers', (runtime) => {
   const upstream = new Upstream();
-  let proxy: FreshProxy;
   const xrw = { 'x-requested-with': 'XMLHttpRequest' };
 
-  const started = freshProxy(runtime, {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_ALLOW_ORIGINS: 'https://app.test/, https://*.example.com',
-    CORSWAY_BLOCK_ORIGINS: 'https://bad.example.com',
-    CORSWAY_REQUIRE_HEADER: 'x-requested-with, x-api-client',
-  });
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
-  });
+  const proxy = suiteProxy(
+    freshProxy(runtime, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_ALLOW_ORIGINS: 'https://app.test/, https://*.example.com',
+      CORSWAY_BLOCK_ORIGINS: 'https://bad.example.com',
+      CORSWAY_REQUIRE_HEADER: 'x-requested-with, x-api-client',
+    }),
+    upstream,
+  );
 
   /** Sends through the proxy and tells whether the target saw the request. */
   async function proxied(headers: Record<string, string>, method = 'GET') {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type Exchange, errorCode, send } from '../support/client.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -43,24 +43,14 @@ describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=3/2s by client address', (runtim
       res.end('no such thing');
     },
   });
-  let proxy: FreshProxy;
   const client = (n: number) => `127.0.0.${runtime === 'node' ? n : n + 100}`;
   const target = (path = '/data') => `${proxy.url}/${upstream.origin}${path}`;
 
   // wrangler dev sets CF-Connecting-IP from each client's socket; plain workerd has no socket address to give.
-  const started = freshProxy(
-    runtime,
-    { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/2s' },
-    { wranglerDev: true },
+  const proxy = suiteProxy(
+    freshProxy(runtime, { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/2s' }, { wranglerDev: true }),
+    upstream,
   );
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
-  });
 
   /*
    * A request's worth comes back every 667 ms, so on a busy machine one request
@@ -169,23 +159,17 @@ describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=3/2s by client address', (runtim
 
 describe.each(RUNTIMES)('%s: CORSWAY_RATE_LIMIT=2/1m, CORSWAY_RATE_LIMIT_BY=origin', (runtime) => {
   const upstream = new Upstream();
-  let proxy: FreshProxy;
   const client = (n: number) => `127.0.0.${runtime === 'node' ? n + 30 : n + 130}`;
 
-  const started = freshProxy(runtime, {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_RATE_LIMIT: '2/1m',
-    CORSWAY_RATE_LIMIT_BY: 'origin',
-    CORSWAY_ALLOW_ORIGINS: 'https://a.test, https://b.test, null',
-  });
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await upstream.stop();
-  });
+  const proxy = suiteProxy(
+    freshProxy(runtime, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_RATE_LIMIT: '2/1m',
+      CORSWAY_RATE_LIMIT_BY: 'origin',
+      CORSWAY_ALLOW_ORIGINS: 'https://a.test, https://b.test, null',
+    }),
+    upstream,
+  );
 
   const get = (origin: string, from: string) =>
     send(`${proxy.url}/${upstream.origin}/data`, { from, headers: { origin } });

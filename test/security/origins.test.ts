@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { RUNTIMES } from '../support/runtimes.ts';
-import { type FreshProxy, freshProxy } from '../support/shared-proxy.ts';
+import { freshProxy, suiteProxy } from '../support/shared-proxy.ts';
 import { Upstream } from '../support/upstream.ts';
 import { errorCode, send } from './traps.ts';
 
@@ -12,19 +12,14 @@ import { errorCode, send } from './traps.ts';
 
 describe.each(RUNTIMES)('%s: blocked origins in every spelling', (runtime) => {
   const upstream = new Upstream();
-  let proxy: FreshProxy;
 
-  const started = freshProxy(runtime, {
-    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-    CORSWAY_BLOCK_ORIGINS: 'https://bad.example,https://*.evil.example,https://bücher.example',
-  });
-  beforeAll(async () => {
-    await upstream.start();
-    proxy = await started;
-  });
-  afterAll(async () => {
-    await upstream.stop();
-  });
+  const proxy = suiteProxy(
+    freshProxy(runtime, {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_BLOCK_ORIGINS: 'https://bad.example,https://*.evil.example,https://bücher.example',
+    }),
+    upstream,
+  );
 
   test.each([
     'https://bad.example',

@@ -1,4 +1,4 @@
-import { afterAll, inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { BrokerAnswer, BrokerRequest } from './proxy-broker.ts';
 import type { ProxyEnv, RunningProxy, Runtime } from './runtimes.ts';
 
@@ -52,6 +52,40 @@ export function freshProxy(
     await (await started.catch(() => undefined))?.stop();
   });
   return started;
+}
+
+/** A server a suite starts before its tests and stops after them (an Upstream, a trap). */
+export interface SuiteServer {
+  start(): Promise<unknown>;
+  stop(): Promise<unknown>;
+}
+
+/**
+ * The enclosing suite's proxy: `servers` started and `started` awaited before
+ * its tests, the servers stopped after them (a fresh proxy stops itself). Its
+ * URL is read in the tests, once it is up.
+ */
+export function suiteProxy(started: Promise<SharedProxy>, ...servers: SuiteServer[]): SharedProxy {
+  let up: SharedProxy | undefined;
+  beforeAll(async () => {
+    await Promise.all(servers.map((server) => server.start()));
+    up = await started;
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+  const ready = (): SharedProxy => {
+    if (!up) throw new Error('the suite proxy is read before its beforeAll');
+    return up;
+  };
+  return {
+    get url() {
+      return ready().url;
+    },
+    get runtime() {
+      return ready().runtime;
+    },
+  };
 }
 
 /** The Worker bundle `wrangler deploy` would ship, built once for the run. */
