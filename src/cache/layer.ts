@@ -393,30 +393,48 @@ function untilHead<T>(flight: Flight, promise: Promise<T>, req: UpstreamRequest)
   });
 }
 
+/** Where a cache hop's request learns of an abort: the client's request, or the Abort of a shared one. */
+interface AbortSource {
+  readonly signal: AbortSignal;
+  onAbort(listener: (reason: unknown) => void): void;
+}
+
+/**
+ * The request the cache sends on. A class, not an object literal with a
+ * `signal` getter: each such literal gets a shape of its own, and on Node 24
+ * that made every request's objects survive scavenges
+ * (docs/decisions/node24-pretenuring.md).
+ */
+class CacheHop implements UpstreamRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: Fields;
+  readonly body: UpstreamRequest['body'];
+  readonly #abort: AbortSource;
+
+  constructor(req: UpstreamRequest, headers: Fields, abort: AbortSource) {
+    this.url = req.url;
+    this.method = req.method;
+    this.headers = headers;
+    this.body = req.body;
+    this.#abort = abort;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): void {
+    this.#abort.onAbort(listener);
+  }
+}
+
 /** The same request with other fields. */
 function withHeaders(req: UpstreamRequest, headers: Fields): UpstreamRequest {
-  return {
-    url: req.url,
-    method: req.method,
-    headers,
-    body: req.body,
-    get signal() {
-      return req.signal;
-    },
-    onAbort: (listener) => req.onAbort(listener),
-  };
+  return new CacheHop(req, headers, req);
 }
 
 /** The same request, aborted only by `abort`: the target request of several clients. */
 function withAbort(req: UpstreamRequest, abort: Abort): UpstreamRequest {
-  return {
-    url: req.url,
-    method: req.method,
-    headers: req.headers,
-    body: req.body,
-    get signal() {
-      return abort.signal;
-    },
-    onAbort: (listener) => abort.onAbort(listener),
-  };
+  return new CacheHop(req, req.headers, abort);
 }
