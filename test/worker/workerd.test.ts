@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, type ClientRequest, type RequestOptions, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { partIndex } from '../../src/limiters/shard.ts';
@@ -21,58 +21,51 @@ interface Reply {
 }
 
 /**
+ * One request with `options`, its body sent by `send`; the answer read whole.
+ * The request fails after 5 s without an answer, with `timeout` as the reason.
+ */
+function exchange(
+  url: string,
+  options: RequestOptions,
+  send: (req: ClientRequest) => void,
+  timeout = 'timed out',
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, options, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error(timeout)));
+    req.on('error', reject);
+    send(req);
+  });
+}
+
+/**
  * Sends headers declaring `declared` body bytes but only `sent` of them,
  * and reads the answer without ever finishing the upload.
  */
 function partialUpload(url: string, declared: number, sent: number, agent?: Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent: agent ?? false,
-        headers: { origin: ORIGIN, 'content-length': String(declared), 'content-type': 'application/octet-stream' },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s: the Worker waited for the body')));
-    req.on('error', reject);
-    req.write(Buffer.alloc(sent, 1));
-  });
+  const headers = { origin: ORIGIN, 'content-length': String(declared), 'content-type': 'application/octet-stream' };
+  return exchange(
+    url,
+    { method: 'POST', agent: agent ?? false, headers },
+    (req) => req.write(Buffer.alloc(sent, 1)),
+    'no answer within 5 s: the Worker waited for the body',
+  );
 }
 
 function get(url: string, agent: Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers: { origin: ORIGIN } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
-      res.on('error', reject);
-    });
-    req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+  return exchange(url, { agent, headers: { origin: ORIGIN } }, (req) => req.end());
 }
 
 /** A refused upload sent whole over `agent`'s one connection (refused origin: answered before the body is read). */
 function refusedUpload(url: string, agent: Agent, bytes: number): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { origin: 'https://elsewhere.test' } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
-      res.on('error', reject);
-    });
-    req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(Buffer.alloc(bytes, 2));
-  });
+  return exchange(url, { method: 'POST', agent, headers: { origin: 'https://elsewhere.test' } }, (req) =>
+    req.end(Buffer.alloc(bytes, 2)),
+  );
 }
 
 /**
