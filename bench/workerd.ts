@@ -22,12 +22,12 @@ import { middle, outlierRound, spread } from './rounds.ts';
  * floor runs no policy: a swing in it is the machine's load). Everything on
  * 127.0.0.1, every run bounded.
  *
- *   BENCH_ROUNDS (default 7), BENCH_SMALL (requests per round, default 2000),
+ *   BENCH_ROUNDS (default 7), BENCH_SMALL (requests per round, default 5000),
  *   BENCH_ONLY (run only the scenarios whose name starts with it, e.g. `small`; default all)
  */
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const SMALL = Number(process.env.BENCH_SMALL ?? 2000);
+const SMALL = Number(process.env.BENCH_SMALL ?? 5000);
 const MIB = 1024 * 1024;
 const UPLOAD = 10 * MIB;
 const DOWNLOAD = 30 * MIB;
