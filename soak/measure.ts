@@ -56,14 +56,17 @@ export function openFiles(pids: readonly number[]): {
       continue; // exited meanwhile
     }
     for (const fd of entries) {
-      fds++;
+      let link: string;
       try {
-        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-        if (link.startsWith('socket:')) sockets++;
-        if (link.startsWith('/')) files++;
-        const kind = link.startsWith('/') ? 'file' : link.replace(/:\[\d+\]$/, '');
-        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-      } catch {}
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // closed between the listing and the read: not open any more
+      }
+      fds++;
+      if (link.startsWith('socket:')) sockets++;
+      if (link.startsWith('/')) files++;
+      const kind = link.startsWith('/') ? 'file' : link.replace(/:\[\d+\]$/, '');
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     }
     shares.push(`${procStat(pid)?.comm ?? pid} ${fds - before}`);
   }

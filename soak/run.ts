@@ -46,6 +46,14 @@ const WARM_UP = 0.2;
  * (docs/reliability.md).
  */
 const WORKERD_WARM_UP = 0.5;
+/**
+ * Fault scenarios run between these shares of the load; the memory slope is
+ * judged inside that window only (after warm-up), where the traffic mix is
+ * steady: more clean downloads and uploads in flight once the faults stop is
+ * a step in resident memory, not a leak.
+ */
+const FAULTS_FROM = 0.25;
+const FAULTS_UNTIL = 0.9;
 /** Growth of resident memory after warm-up that passes, bytes per minute. */
 const RSS_SLOPE_LIMIT = 1024 * 1024;
 const IDLE_MS = 8_000;
@@ -138,7 +146,7 @@ export async function soak(options: RunOptions): Promise<Check[]> {
     const loadMs = seconds * 1_000;
     const start = Date.now();
     const end = start + loadMs;
-    const faultsOn = (t: number) => t >= start + 0.25 * loadMs && t < start + 0.9 * loadMs;
+    const faultsOn = (t: number) => t >= start + FAULTS_FROM * loadMs && t < start + FAULTS_UNTIL * loadMs;
     const pick = (pool: readonly Scenario[]): Scenario => {
       const total = pool.reduce((s, x) => s + x.weight, 0);
       let r = Math.random() * total;
@@ -211,19 +219,21 @@ export async function soak(options: RunOptions): Promise<Check[]> {
     );
 
     // Memory: per process, after warm-up; the probe's samples on Node, /proc's for workerd.
-    const warm = start + (node ? WARM_UP : WORKERD_WARM_UP) * loadMs;
+    // The window the memory slopes are judged on: after warm-up, while the mix (faults on) is steady.
+    const warm = start + Math.max(FAULTS_FROM, node ? WARM_UP : WORKERD_WARM_UP) * loadMs;
+    const steadyEnd = start + FAULTS_UNTIL * loadMs;
     const probe = readProbe(probeFile);
     const samples = node ? probe.map((p) => ({ pid: p.pid, t: p.t, rss: p.rss })) : rssSamples;
     const slopes: string[] = [];
     let worstSlope = Number.NEGATIVE_INFINITY;
     let worstHeap = Number.NEGATIVE_INFINITY;
     for (const pid of new Set(samples.map((s) => s.pid))) {
-      const mine = samples.filter((s) => s.pid === pid && s.t >= warm && s.t <= end);
+      const mine = samples.filter((s) => s.pid === pid && s.t >= warm && s.t <= steadyEnd);
       // Only processes that lived through most of the measured window (not a killed worker, not its late replacement).
-      if (mine.length < 0.6 * ((end - warm) / 1_000)) continue;
+      if (mine.length < 0.6 * ((steadyEnd - warm) / 1_000)) continue;
       const slope = slopePerMinute(mine.map((s) => ({ t: s.t, y: s.rss }))) ?? 0;
       const heapPoints = node ? probe.filter((p) => p.pid === pid).map((p) => ({ t: p.t, y: p.heap })) : heapSamples;
-      const heap = slopePerMinute(heapPoints.filter((p) => p.t >= warm && p.t <= end));
+      const heap = slopePerMinute(heapPoints.filter((p) => p.t >= warm && p.t <= steadyEnd));
       const last = mine[mine.length - 1]?.rss ?? 0;
       slopes.push(
         `pid ${pid}: RSS ${mib(last)}, ${(slope / 1024).toFixed(0)} KiB/min${heap === null ? '' : `, heap ${(heap / 1024).toFixed(0)} KiB/min`}`,
