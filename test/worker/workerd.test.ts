@@ -7,11 +7,38 @@ import type { RunningProxy } from '../support/runtimes.ts';
 import { admitted, onePerPart, spendParts } from '../support/shards.ts';
 import { runBundle } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
-import { type Budgets, startWorkerd } from '../support/workerd.ts';
+import { type Budgets, startWorkerd, type WorkerdOptions } from '../support/workerd.ts';
 
 const ORIGIN = 'https://app.test';
 
 const MAX_BODY = 1024 * 1024;
+
+/**
+ * For the enclosing suite: `upstream` started, then the run's Worker bundle in
+ * plain workerd with `env` and `options`; both stopped after it. The result's
+ * `url` is the Worker's, once the suite's hooks have run.
+ */
+function bundleSuite(
+  upstream: Upstream,
+  env: Record<string, string>,
+  options?: WorkerdOptions,
+): { readonly url: string } {
+  let worker: RunningProxy | undefined;
+  beforeAll(async () => {
+    await upstream.start();
+    worker = await startWorkerd(await runBundle(), env, options);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await upstream.stop();
+  });
+  return {
+    get url() {
+      if (!worker) throw new Error('the suite Worker is read before its beforeAll');
+      return worker.url;
+    },
+  };
+}
 
 interface Reply {
   status: number;
@@ -131,21 +158,14 @@ describe('worker bundle in plain workerd', () => {
         }),
     ),
   });
-  let worker: RunningProxy;
-  let target = '';
-
-  beforeAll(async () => {
-    await upstream.start();
-    target = `${upstream.origin}/echo`;
-    worker = await startWorkerd(await runBundle(), {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_ALLOW_ORIGINS: ORIGIN,
-      CORSWAY_MAX_BODY_BYTES: String(MAX_BODY),
-    });
+  const worker = bundleSuite(upstream, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_ALLOW_ORIGINS: ORIGIN,
+    CORSWAY_MAX_BODY_BYTES: String(MAX_BODY),
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await upstream.stop();
+  let target = '';
+  beforeAll(() => {
+    target = `${upstream.origin}/echo`;
   });
 
   test('POST /<target> declaring 4 MiB over CORSWAY_MAX_BODY_BYTES, 1 KiB sent -> 413 body_too_large at once, nothing read or drained', async () => {
@@ -221,19 +241,10 @@ describe('worker bundle in plain workerd, an upload past the 1 MiB kept for a re
         }),
     ),
   });
-  let worker: RunningProxy;
-
-  beforeAll(async () => {
-    await upstream.start();
-    worker = await startWorkerd(await runBundle(), {
-      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_ALLOW_ORIGINS: ORIGIN,
-      CORSWAY_MAX_BODY_BYTES: String(8 * MAX_BODY),
-    });
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await upstream.stop();
+  const worker = bundleSuite(upstream, {
+    CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+    CORSWAY_ALLOW_ORIGINS: ORIGIN,
+    CORSWAY_MAX_BODY_BYTES: String(8 * MAX_BODY),
   });
 
   test('POST /<target>/held-307 chunked 6 MiB, the target answering 307 after 1.25 MiB of it -> the 307 relayed, read by the client still sending', async () => {
@@ -254,20 +265,11 @@ describe.each([
   ['overloaded', 'degraded: rate-limit store unreachable'],
 ] as [Budgets, string][])('worker bundle in plain workerd, CORSWAY_BUDGETS %s', (budgets, health) => {
   const upstream = new Upstream();
-  let worker: RunningProxy;
-
-  beforeAll(async () => {
-    await upstream.start();
-    worker = await startWorkerd(
-      await runBundle(),
-      { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h', CORSWAY_RATE_LIMIT_BY: 'origin' },
-      { budgets },
-    );
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await upstream.stop();
-  });
+  const worker = bundleSuite(
+    upstream,
+    { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h', CORSWAY_RATE_LIMIT_BY: 'origin' },
+    { budgets },
+  );
 
   test(`GET /<target> x4 from one Origin -> 200 r=2,1,0 then 429; /healthz -> 200 ${health}`, async () => {
     const seen: string[] = [];
@@ -289,29 +291,20 @@ describe.each([
  */
 describe('worker bundle in plain workerd, CORSWAY_RATE_LIMIT=10/1h by origin in 4 Durable Object parts', () => {
   const upstream = new Upstream();
-  let worker: RunningProxy;
+  const worker = bundleSuite(
+    upstream,
+    {
+      CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
+      CORSWAY_RATE_LIMIT: '10/1h',
+      CORSWAY_RATE_LIMIT_BY: 'origin',
+      CORSWAY_RATE_LIMIT_SHARDS: '4',
+    },
+    { budgets: 'memory' },
+  );
   /** A budget of 10 over 4 parts. */
   const sizes = [3, 3, 2, 2];
   const addresses = Array.from({ length: 60 }, (_, i) => `203.0.113.${i + 1}`);
   const clients = onePerPart(addresses, 4);
-
-  beforeAll(async () => {
-    await upstream.start();
-    worker = await startWorkerd(
-      await runBundle(),
-      {
-        CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-        CORSWAY_RATE_LIMIT: '10/1h',
-        CORSWAY_RATE_LIMIT_BY: 'origin',
-        CORSWAY_RATE_LIMIT_SHARDS: '4',
-      },
-      { budgets: 'memory' },
-    );
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await upstream.stop();
-  });
 
   const get = async (client: string, origin = ORIGIN) => {
     const res = await fetch(`${worker.url}/${upstream.origin}/echo`, {
@@ -345,20 +338,11 @@ describe('worker bundle in plain workerd, CORSWAY_RATE_LIMIT=10/1h by origin in 
  */
 describe('worker bundle in plain workerd, CORSWAY_BUDGETS refusing every request', () => {
   const upstream = new Upstream();
-  let worker: RunningProxy;
-
-  beforeAll(async () => {
-    await upstream.start();
-    worker = await startWorkerd(
-      await runBundle(),
-      { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h' },
-      { budgets: 'refusing' },
-    );
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await upstream.stop();
-  });
+  const worker = bundleSuite(
+    upstream,
+    { CORSWAY_ALLOW_PRIVATE_NETWORK: 'on', CORSWAY_RATE_LIMIT: '3/1h' },
+    { budgets: 'refusing' },
+  );
 
   test('GET /<target> x10 from one client -> 10 x 429 from one call to its object (Retry-After 61, not 61..70); another client asks its own', async () => {
     const get = async (client: string) => {
@@ -387,16 +371,7 @@ describe('worker bundle in plain workerd, CORSWAY_BUDGETS refusing every request
  */
 describe('worker bundle in plain workerd, a target name resolving to 127.0.0.1', () => {
   const upstream = new Upstream();
-  let worker: RunningProxy;
-
-  beforeAll(async () => {
-    await upstream.start();
-    worker = await startWorkerd(await runBundle(), {}, { hosts: { 'private.corsway.test': '127.0.0.1' } });
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await upstream.stop();
-  });
+  const worker = bundleSuite(upstream, {}, { hosts: { 'private.corsway.test': '127.0.0.1' } });
 
   test('GET /http://private.corsway.test:<port>/echo -> 502 upstream_failed from the platform, the target never reached', async () => {
     const res = await fetch(`${worker.url}/http://private.corsway.test:${upstream.port}/echo`, {
