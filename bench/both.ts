@@ -2,19 +2,22 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { combineReports } from './combine.ts';
+import { combineReports, type Run } from './combine.ts';
 import { ROOT } from './processes.ts';
+import { duration, type RunData } from './report.ts';
 
 /*
  * `npm run bench:both`: `npm run bench` with its servers on the Node that runs
  * this script (the project's Node 20), then on Node 24 LTS, installed from the
  * npm registry's `node` package into a scratch folder that is removed
- * afterwards (as .ci/node24 does), and one BENCHMARKS.md with both runs. The
- * knobs are npm run bench's; with BENCH_QUICK or BENCH_ONLY the report is
- * printed, not written, unless BENCH_OUT names where.
+ * afterwards (as .ci/node24 does), and one BENCHMARKS.md with both runs,
+ * Node 24's judged against Node 20's. The knobs are npm run bench's; with
+ * BENCH_QUICK or BENCH_ONLY the report is printed, not written, unless
+ * BENCH_OUT names where.
  */
 
 const env = process.env;
+const started = performance.now();
 const scratch = mkdtempSync(join(tmpdir(), 'corsway-bench-'));
 
 function run(command: string, args: readonly string[], extra: NodeJS.ProcessEnv): void {
@@ -29,21 +32,22 @@ try {
     {},
   );
   const node24 = join(scratch, 'node_modules', '.bin', 'node');
-  const reports = [
-    { name: 'node20.md', extra: {} },
-    { name: 'node24.md', extra: { BENCH_NODE: node24 } },
-  ].map(({ name, extra }) => {
-    const out = join(scratch, name);
-    run('npm', ['run', 'bench', '--silent'], { ...extra, BENCH_OUT: out });
-    return readFileSync(out, 'utf8');
+  const runs = [
+    { name: 'node20', extra: {} },
+    { name: 'node24', extra: { BENCH_NODE: node24 } },
+  ].map(({ name, extra }): Run => {
+    const [out, data] = [join(scratch, `${name}.md`), join(scratch, `${name}.json`)];
+    run('npm', ['run', 'bench', '--silent'], { ...extra, BENCH_OUT: out, BENCH_DATA: data });
+    return { markdown: readFileSync(out, 'utf8'), data: JSON.parse(readFileSync(data, 'utf8')) as RunData };
   });
-  const combined = combineReports(reports);
+  const combined = combineReports(runs);
   const printOnly = /^(1|true|on|yes)$/i.test(env.BENCH_QUICK ?? '') || Boolean(env.BENCH_ONLY);
   const out = env.BENCH_OUT ?? (printOnly ? null : 'BENCHMARKS.md');
   if (out) {
     writeFileSync(resolve(ROOT, out), combined);
     console.log(`bench: wrote ${out}`);
   } else console.log(combined);
+  console.log(`bench: both runs took ${duration((performance.now() - started) / 1000)}`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,11 +1,20 @@
+import { type Row, type RunData, shareOf, type Verdict, verdictCell, verdictLine, verdicts } from './report.ts';
+
 /*
  * One BENCHMARKS.md from runs of `bench/run.ts` on several Node versions
- * (`npm run bench:both`): the first run's report, with each run's results
- * under a heading naming its Node, and the machine lines saying both.
+ * (`npm run bench:both`): the first run's report, a table of every target on
+ * each version (and the later versions judged against the first), then each
+ * run's results under a heading naming its Node, and the machine lines saying all.
  */
 
 const RESULTS = '## Results\n';
 const MEASURED = '## What was measured';
+
+/** One run: its markdown report and the figures it was rendered from. */
+export interface Run {
+  readonly markdown: string;
+  readonly data: RunData;
+}
 
 /** Where a report's Results section starts and ends (at the next section). */
 function bounds(report: string): { start: number; end: number } {
@@ -29,16 +38,61 @@ function line(report: string, pattern: RegExp): RegExpExecArray {
 const NODE_LINE = /^- Node (v[\d.]+), wrk (.+)$/m;
 const LOAD_LINE = /^- Load average when the run started: (.+)$/m;
 
-/** Combines the markdown of runs on different Node versions, in the order given. */
-export function combineReports(reports: readonly string[]): string {
-  const [first] = reports;
+const s1 = (rows: readonly Row[], role: Row['role']) =>
+  rows.find((r) => r.scenario === 1 && r.role === role && !r.failed && r.rps);
+
+/**
+ * Issue 26's target across runs: on each later Node, corsway's scenario 1
+ * share of the bare relay no lower than on the first run's Node.
+ */
+export function acrossVersions(runs: readonly RunData[]): Verdict[] {
+  const [first, ...later] = runs;
+  if (!first) return [];
+  const share = (run: RunData) => {
+    const [c, f] = [s1(run.measured.rows, 'corsway'), s1(run.measured.rows, 'floor')];
+    return c && f ? shareOf(c, f) : undefined;
+  };
+  const base = share(first);
+  return later.map((run) => {
+    const target = `scenario 1: corsway's share of the relay on Node ${run.node} no lower than on Node ${first.node}`;
+    const now = share(run);
+    if (!base || !now) return { target, met: null, detail: 'not run on both' };
+    return { target, met: now.share >= base.share, detail: `${now.text} vs ${base.text}` };
+  });
+}
+
+/** The targets of every run side by side, then the later runs judged against the first. */
+function targetTable(runs: readonly RunData[]): string {
+  const judged = runs.map((run) => verdicts(run.measured, run.rounds));
+  const targets = [...new Set(judged.flatMap((list) => list.map((v) => v.target)))];
+  const lines = [
+    `| target | ${runs.map((r) => `Node ${r.node}`).join(' | ')} |`,
+    `|---|${runs.map(() => '---').join('|')}|`,
+    ...targets.map(
+      (target) =>
+        `| ${target} | ${judged
+          .map((list) => {
+            const v = list.find((x) => x.target === target);
+            return v ? verdictCell(v) : 'not judged';
+          })
+          .join(' | ')} |`,
+    ),
+  ];
+  const across = acrossVersions(runs).map((v) => `- ${verdictLine(v)}`);
+  return `${lines.join('\n')}\n\n${across.length ? `Across the runs:\n${across.join('\n')}\n` : ''}`;
+}
+
+/** Combines the reports of runs on different Node versions, in the order given (the first is the baseline). */
+export function combineReports(runs: readonly Run[]): string {
+  const [first] = runs;
   if (first === undefined) throw new Error('bench: no report to combine');
-  const versions = reports.map((report) => line(report, NODE_LINE)[1] as string);
-  const loads = reports.map((report, i) => `${line(report, LOAD_LINE)[1]} (Node ${versions[i]} run)`);
-  const wrk = line(first, NODE_LINE)[2] as string;
-  const results = reports.map((report, i) => `## Results on Node ${versions[i]}\n\n${section(report)}\n\n`).join('');
-  const { start, end } = bounds(first);
-  return `${first.slice(0, start)}${results}${first.slice(end)}`
+  const versions = runs.map((run) => line(run.markdown, NODE_LINE)[1] as string);
+  const loads = runs.map((run, i) => `${line(run.markdown, LOAD_LINE)[1]} (Node ${versions[i]} run)`);
+  const wrk = line(first.markdown, NODE_LINE)[2] as string;
+  const targets = `## Targets on each Node version\n\n${targetTable(runs.map((r) => r.data))}\n`;
+  const results = runs.map((run, i) => `## Results on Node ${versions[i]}\n\n${section(run.markdown)}\n\n`).join('');
+  const { start, end } = bounds(first.markdown);
+  return `${first.markdown.slice(0, start)}${targets}${results}${first.markdown.slice(end)}`
     .replace('`npm run bench` (`bench/run.ts`)', '`npm run bench:both` (`bench/run.ts` once on each Node version)')
     .replace(/npm run bench\n```/, 'npm run bench:both\n```')
     .replace(NODE_LINE, `- Node ${versions.join(' and ')}, wrk ${wrk}`)

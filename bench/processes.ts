@@ -171,19 +171,19 @@ export function resetPeak(pid: number): boolean {
 }
 
 /**
- * Samples a server's RSS every 50 ms until stopped; returns the peak seen,
- * the kernel's VmHWM when it could be reset beforehand, else the sampled one.
+ * A server's peak RSS from now until the returned function is called: the
+ * kernel's VmHWM when it could be reset now (exact, and nothing to sample),
+ * else the highest RSS sampled every 50 ms.
  */
 export function watchMemory(pid: number): () => number {
-  const exact = resetPeak(pid);
+  if (resetPeak(pid)) return () => memory(pid)?.peak ?? 0;
   let peak = memory(pid)?.rss ?? 0;
   const timer = setInterval(() => {
     peak = Math.max(peak, memory(pid)?.rss ?? 0);
   }, 50);
   return () => {
     clearInterval(timer);
-    const now = memory(pid);
-    return Math.max(peak, now?.rss ?? 0, exact ? (now?.peak ?? 0) : 0);
+    return Math.max(peak, memory(pid)?.rss ?? 0);
   };
 }
 

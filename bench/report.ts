@@ -1,28 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
-import { RELAY_OUTLIER_RULE } from './rounds.ts';
+import { IDLE_SETTLE_MS } from './idle-rss.ts';
+import { middle, RELAY_OUTLIER_RULE, spread } from './rounds.ts';
+import { knobsText, type Settings } from './settings.ts';
+
+export type { Settings } from './settings.ts';
 
 /*
  * Turns measured rows into the console table and BENCHMARKS.md, and checks
  * them against the targets of the performance issue.
  */
-
-export interface Settings {
-  readonly quick: boolean;
-  readonly seconds: number;
-  /** Runs of each wrk scenario per server, taken in turn; the median is reported. */
-  readonly rounds: number;
-  readonly connections: number;
-  readonly downloadBytes: number;
-  readonly idleClients: number;
-  readonly worker: boolean;
-  /** CORSWAY_WORKERS of the extra corsway row; below 2, no such row. */
-  readonly nodeWorkers: number;
-  readonly only: ReadonlySet<number> | null;
-  /** How corsway reached the loopback upstream: with its guard on, or with private targets allowed. */
-  guard: 'namespace' | 'allow-private';
-  workerNote?: string;
-}
 
 export interface Row {
   readonly scenario: number;
@@ -43,8 +30,19 @@ export interface Row {
   cpuPerRequest?: number;
   /** Peak resident memory of the server process during the scenario, bytes. */
   peakRss?: number;
+  /** Throughput of each kept round, in the order taken (rounds are interleaved across servers). */
+  rounds?: number[];
   notes: string[];
   failed?: string;
+}
+
+/** What one run measured. */
+export interface Measured {
+  readonly rows: readonly Row[];
+  /** Idle RSS of the built CLI at each start, bytes; empty when not measured. */
+  readonly idleRss: readonly number[];
+  /** Wall time of the whole run (build, idle RSS, every scenario), seconds. */
+  readonly seconds: number;
 }
 
 export interface Machine {
@@ -103,74 +101,142 @@ function peer(rows: readonly Row[], row: Row, role: Row['role']): Row | undefine
 
 function table(rows: readonly Row[]): string {
   const lines = [
-    '| # | scenario | server | throughput | p50 | p99 | vs direct | vs cors-anywhere | CPU/req | peak RSS | notes |',
-    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| # | scenario | server | throughput | p50 | p99 | vs direct | vs bare relay | vs cors-anywhere | CPU/req | peak RSS | notes |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const r of rows) {
     const t = throughput(r);
     const unit = r.mbps !== undefined ? 'MB/s' : 'req/s';
     const direct = peer(rows, r, 'direct');
+    const relay = peer(rows, r, 'floor');
     const ca = peer(rows, r, 'cors-anywhere');
     lines.push(
       `| ${r.scenario} | ${r.title} | ${r.server} | ${r.failed ? 'failed' : `${fmt(t)} ${unit}`} | ${ms(r.p50)} | ${ms(r.p99)} | ${
         r.role === 'direct' ? '' : ratio(t, direct && throughput(direct))
-      } | ${r.role === 'direct' || r.role === 'cors-anywhere' ? '' : ratio(t, ca && throughput(ca))} | ${
-        r.cpuPerRequest === undefined ? '' : `${fmt(r.cpuPerRequest)} µs`
-      } | ${
-        r.peakRss === undefined ? '' : `${fmt(r.peakRss / 1e6)} MB`
-      } | ${[r.failed, ...r.notes, floorNote(rows, r)].filter(Boolean).join('; ')} |`,
+      } | ${r.role === 'direct' || r.role === 'floor' ? '' : ratio(t, relay && throughput(relay))} | ${
+        r.role === 'direct' || r.role === 'cors-anywhere' ? '' : ratio(t, ca && throughput(ca))
+      } | ${r.cpuPerRequest === undefined ? '' : `${fmt(r.cpuPerRequest)} µs`} | ${
+        r.peakRss === undefined ? '' : `${mb(r.peakRss)} MB`
+      } | ${[r.failed, ...r.notes].filter(Boolean).join('; ')} |`,
     );
   }
   return lines.join('\n');
 }
 
-/** For corsway's rows: their throughput as a share of the bare pass-through's. */
-function floorNote(rows: readonly Row[], row: Row): string | undefined {
-  if (row.role !== 'corsway' && row.role !== 'corsway-workers') return undefined;
-  const floor = peer(rows, row, 'floor');
-  const t = throughput(row);
-  const f = floor && throughput(floor);
-  return t && f ? `${ratio(t, f)} the bare pass-through` : undefined;
+const mb = (bytes: number) => fmt(bytes / 1e6, 1);
+
+/** One run's figures as `npm run bench` hands them to `npm run bench:both` (BENCH_DATA). */
+export interface RunData {
+  /** The servers' Node, `v24.21.0`. */
+  readonly node: string;
+  /** BENCH_ROUNDS of the run. */
+  readonly rounds: number;
+  readonly measured: Measured;
 }
 
-/** The issue's targets for corsway on Node, judged from one run's rows. */
-export function verdicts(rows: readonly Row[]): { text: string } {
+/** One target judged: met, missed, or not measured (null) in this run. */
+export interface Verdict {
+  readonly target: string;
+  readonly met: boolean | null;
+  readonly detail: string;
+}
+
+/** Issue 26's bounds, in one place. */
+export const TARGETS = {
+  /** Scenario 1: corsway's req/s as a share of the bare relay's, at least. */
+  s1Relay: 0.85,
+  /** Scenario 1: corsway's req/s over cors-anywhere's, at least. */
+  s1CorsAnywhere: 4,
+  /** Every other scenario the relay runs: corsway's throughput as a share of the relay's, at least. */
+  otherRelay: 0.9,
+  /** Scenario 1: corsway's peak RSS under load over the relay's, at most. */
+  s1PeakRss: 1.2,
+  /** Idle RSS of the built CLI, median of its starts, bytes, at most. */
+  idleRss: 60e6,
+  /** Interleaved rounds per scenario, at least. */
+  rounds: 5,
+} as const;
+
+/** "0.872× (rounds 0.84–0.90×)": the median's ratio, and the spread of the per-round ratios. */
+export function shareOf(a: Row, b: Row): { share: number; text: string } {
+  const share = (throughput(a) ?? 0) / (throughput(b) ?? 1);
+  const [ra, rb] = [a.rounds ?? [], b.rounds ?? []];
+  const perRound =
+    ra.length > 1 && ra.length === rb.length
+      ? ` (rounds ${spread(
+          ra.map((x, i) => x / (rb[i] as number)),
+          (n) => n.toFixed(2),
+        )}×)`
+      : '';
+  return { share, text: `${judged(throughput(a) ?? 0, throughput(b) ?? 1)}${perRound}` };
+}
+
+/** "9,100 req/s (8,900–9,300)": a row's median with the spread of its rounds. */
+function figure(row: Row): string {
+  const unit = row.mbps !== undefined ? 'MB/s' : 'req/s';
+  const rounds = row.rounds && row.rounds.length > 1 ? ` (${spread(row.rounds, fmt)})` : '';
+  return `${fmt(throughput(row))} ${unit}${rounds}`;
+}
+
+/** Issue 26's targets for corsway on Node (one process), judged from one run's own rows. */
+export function verdicts(measured: Measured, rounds: number): Verdict[] {
+  const { rows, idleRss } = measured;
   const find = (scenario: number, role: Row['role']) =>
     rows.find((r) => r.scenario === scenario && r.role === role && !r.failed);
-  const out: string[] = [];
-  const judge = (label: string, met: boolean | null, detail: string) =>
-    out.push(`- ${met === null ? 'not measured' : met ? 'met' : '**missed**'}: ${label} (${detail})`);
+  const out: Verdict[] = [];
+  const judge = (target: string, met: boolean | null, detail: string) => out.push({ target, met, detail });
 
-  const [a1, d1, f1] = [find(1, 'cors-anywhere'), find(1, 'direct'), find(1, 'floor')];
-  const floor1 = f1?.rps && d1?.rps ? `; the bare pass-through: ${judged(f1.rps, d1.rps)}` : '';
-  for (const role of ['corsway', 'corsway-workers'] as const) {
-    const c1 = find(1, role);
-    if (role === 'corsway-workers' && !rows.some((r) => r.role === role)) continue;
-    const who = role === 'corsway' ? 'scenario 1' : `scenario 1 with ${c1?.server ?? 'workers'}`;
-    if (c1?.rps && a1?.rps && d1?.rps && c1.p99 !== undefined && a1.p99 !== undefined) {
-      judge(`${who}, at least 4× cors-anywhere req/s`, c1.rps >= 4 * a1.rps, judged(c1.rps, a1.rps));
-      judge(`${who}, at least 0.4× direct req/s`, c1.rps >= 0.4 * d1.rps, `${judged(c1.rps, d1.rps)}${floor1}`);
-      judge(`${who}, p99 no worse than cors-anywhere`, c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
-    } else judge(who, null, 'not run');
+  const [c1, f1, a1] = [find(1, 'corsway'), find(1, 'floor'), find(1, 'cors-anywhere')];
+  const relay1 = `at least ${TARGETS.s1Relay}× the bare relay`;
+  if (c1?.rps && f1?.rps) {
+    const { share, text } = shareOf(c1, f1);
+    judge(
+      `scenario 1: corsway ${relay1}`,
+      share >= TARGETS.s1Relay,
+      `${text}; corsway ${figure(c1)}, relay ${figure(f1)}`,
+    );
+  } else judge(`scenario 1: corsway ${relay1}`, null, 'not run');
+  const ca1 = `at least ${TARGETS.s1CorsAnywhere}× cors-anywhere`;
+  if (c1?.rps && a1?.rps) {
+    const { share, text } = shareOf(c1, a1);
+    judge(`scenario 1: corsway ${ca1}`, share >= TARGETS.s1CorsAnywhere, `${text}; cors-anywhere ${figure(a1)}`);
+  } else judge(`scenario 1: corsway ${ca1}`, null, 'not run');
+  const p99 = 'scenario 1: p99 no worse than cors-anywhere';
+  if (c1?.p99 !== undefined && a1?.p99 !== undefined) judge(p99, c1.p99 <= a1.p99, `${ms(c1.p99)} vs ${ms(a1.p99)}`);
+  else judge(p99, null, 'not run');
+  const rss1 = `scenario 1: peak RSS under load within ${TARGETS.s1PeakRss}× the relay's (the target names Node 24)`;
+  if (c1?.peakRss && f1?.peakRss)
+    judge(
+      rss1,
+      c1.peakRss <= TARGETS.s1PeakRss * f1.peakRss,
+      `${judged(c1.peakRss, f1.peakRss)}; corsway ${mb(c1.peakRss)} MB, relay ${mb(f1.peakRss)} MB`,
+    );
+  else judge(rss1, null, 'no peak RSS of both');
+
+  const others = [...new Set(rows.filter((r) => r.role === 'floor' && r.scenario !== 1).map((r) => r.scenario))];
+  for (const scenario of others.sort((a, b) => a - b)) {
+    const [c, f] = [rows.find((r) => r.scenario === scenario && r.role === 'corsway'), find(scenario, 'floor')];
+    const target = `scenario ${scenario}: corsway at least ${TARGETS.otherRelay}× the bare relay`;
+    if (c?.failed) judge(target, false, c.failed);
+    else if (c && f && throughput(c) && throughput(f)) {
+      const { share, text } = shareOf(c, f);
+      judge(target, share >= TARGETS.otherRelay, `${text}; corsway ${figure(c)}, relay ${figure(f)}`);
+    } else judge(target, null, 'not run');
   }
 
-  const [c7, d7, f7] = [find(7, 'corsway'), find(7, 'direct'), find(7, 'floor')];
-  if (c7?.mbps && d7?.mbps) {
+  const idle = `idle RSS of the built CLI at most ${TARGETS.idleRss / 1e6} MB (the target names Node 20)`;
+  if (idleRss.length > 0) {
+    const median = middle(idleRss);
     judge(
-      'scenario 7, at least 0.7× direct throughput',
-      c7.mbps >= 0.7 * d7.mbps,
-      `${judged(c7.mbps, d7.mbps)}${f7?.mbps ? `; the bare pass-through: ${judged(f7.mbps, d7.mbps)}` : ''}`,
+      idle,
+      median <= TARGETS.idleRss,
+      `${mb(median)} MB, median of ${idleRss.length} start${idleRss.length > 1 ? `s (${spread(idleRss, mb)} MB)` : ''}`,
     );
-    judge(
-      'scenario 7, proxy RSS under 100 MB',
-      c7.peakRss !== undefined && c7.peakRss < 100e6,
-      `peak ${fmt((c7.peakRss ?? 0) / 1e6)} MB${f7?.peakRss ? `; the bare pass-through: ${fmt(f7.peakRss / 1e6)} MB` : ''}`,
-    );
-  } else judge('scenario 7', null, 'not run');
+  } else judge(idle, null, 'not run');
 
   const c4 = rows.find((r) => r.scenario === 4 && r.role === 'corsway');
   judge(
-    'scenario 4, gzip passes through untouched',
+    'scenario 4: gzip passes through untouched',
     c4 ? !c4.failed : null,
     c4 ? (c4.failed ?? 'same Content-Encoding and bytes as the upstream sent') : 'not run',
   );
@@ -188,13 +254,46 @@ export function verdicts(rows: readonly Row[]): { text: string } {
     rows.some(corsway) ? slower.length === 0 : null,
     slower.length ? `slower in ${slower.join(', ')}` : 'every scenario',
   );
-  return { text: `Targets (corsway on Node):\n${out.join('\n')}` };
+
+  const relays = rows.filter((r) => r.role === 'floor' && r.rounds);
+  const short = relays.filter((r) => (r.rounds?.length ?? 0) < rounds).map((r) => r.scenario);
+  judge(
+    `at least ${TARGETS.rounds} interleaved rounds per scenario, each kept`,
+    relays.length > 0 ? rounds >= TARGETS.rounds && short.length === 0 : null,
+    relays.length === 0
+      ? 'no rounds run'
+      : `${rounds} round${rounds > 1 ? 's' : ''}${short.length ? `; fewer kept in scenario ${short.join(', ')}` : ''}`,
+  );
+  return out;
+}
+
+const word = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : '**missed**');
+
+/** A verdict as BENCHMARKS.md shows it: "met: 0.872× (…)". */
+export function verdictCell(v: Verdict): string {
+  return `${word(v.met)}: ${v.detail}`;
+}
+
+/** "met: scenario 1: … (0.872× …)". */
+export function verdictLine(v: Verdict): string {
+  return `${word(v.met)}: ${v.target} (${v.detail})`;
+}
+
+/** The verdicts as a markdown list under a heading line. */
+export function verdictText(list: readonly Verdict[]): string {
+  return `Targets (corsway on Node, one process):\n${list.map((v) => `- ${verdictLine(v)}`).join('\n')}`;
+}
+
+/** "14 min 5 s". */
+export function duration(seconds: number): string {
+  const whole = Math.round(seconds);
+  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }
 
 /** The bench's knobs, and what else in the environment changes every Node server's speed. */
 const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'GLIBC_TUNABLES']);
 /** Knobs that name a path of the machine that ran the bench: the report says which Node, not where. */
-const LOCAL_KNOBS = new Set(['BENCH_NODE', 'BENCH_OUT']);
+const LOCAL_KNOBS = new Set(['BENCH_NODE', 'BENCH_OUT', 'BENCH_DATA']);
 
 function command(): string {
   const knobs = Object.entries(process.env)
@@ -203,8 +302,11 @@ function command(): string {
   return [...knobs, 'npm run bench'].join(' ');
 }
 
-export function render(rows: readonly Row[], s: Settings, m: Machine): { table: string; markdown: string } {
-  const t = table(rows);
+export function render(measured: Measured, s: Settings, m: Machine): { table: string; markdown: string } {
+  const t = table(measured.rows);
+  const idle = measured.idleRss.length
+    ? `Idle RSS of the built CLI (\`dist/node/cli.js\`, default configuration, ${IDLE_SETTLE_MS / 1000} s after it listens, no request yet): ${mb(middle(measured.idleRss))} MB, the median of ${measured.idleRss.length} start${measured.idleRss.length > 1 ? 's' : ''} (${measured.idleRss.map(mb).join(', ')} MB).`
+    : 'Idle RSS of the built CLI: not measured in this run.';
   const guard =
     s.guard === 'namespace'
       ? `corsway runs with production settings: \`CORSWAY_ALLOW_PRIVATE_NETWORK\` off, so its connect-time address guard checks every upstream connection. The benchmark reaches the upstream legitimately by running inside a network namespace of its own (\`unshare -rn\`), whose only interface is loopback, with the upstream bound to a public-range address on it; no packet can leave the namespace.`
@@ -234,15 +336,19 @@ depend on the machine; the ratios within one run are what to compare.
 
 ## Results
 
+Total run time: ${duration(measured.seconds)} (the build, idle RSS and every scenario).
+
 ${t}
 
-${verdicts(rows).text}
+${idle}
+
+${verdictText(verdicts(measured, s.rounds))}
 
 ## What was measured
 
 - **direct**: a keep-alive \`node:http\` server (\`bench/upstream.ts\`) answering
   from memory. **corsway (Node)**: the built package (\`npm run build\`, then
-  \`dist/cli.js\`, as \`npx corsway\` runs it), request logging off, one process.${
+  \`dist/node/cli.js\`, as \`npx corsway\` runs it), request logging off, one process.${
     s.nodeWorkers > 1
       ? ` **corsway (Node, ${s.nodeWorkers} workers)**: the same with \`CORSWAY_WORKERS=${s.nodeWorkers}\` (one per core here), in the scenarios without a rate limit (one across workers needs Redis).`
       : ''
@@ -253,13 +359,13 @@ ${verdicts(rows).text}
   dispatcher out as in corsway's Node path, the body relayed with backpressure and
   \`Access-Control-Allow-Origin\` added, and nothing else (no target rules, address
   guard, header policy or SPEC headers): what such a proxy costs before any of its
-  work. corsway's rows note their share of it. It forwards preflights rather than
+  work. The "vs bare relay" column is each row's share of it. It forwards preflights rather than
   answering them, so it sits out scenario 5, and scenario 6 too.
   ${s.worker ? `**corsway (wrangler dev)**: the Worker in local workerd, where it started${s.workerNote ? ` (${s.workerNote})` : ''}; wrangler dev is a development server, not Cloudflare's edge.` : 'corsway in wrangler dev was not measured in this run.'}
 - ${guard}
 - Every request carries an \`Origin\` header, as a browser's would.
 - wrk: ${Math.min(2, s.connections)} threads, ${s.connections} connections, ${s.seconds} s per run after a
-  warm-up run, 10 s request timeout. Scenarios 1-6 run in ${s.rounds} round${s.rounds > 1 ? 's' : ''}, every server once
+  warm-up run, 10 s request timeout. Scenarios 1-6 and 9 run in ${s.rounds} round${s.rounds > 1 ? 's' : ''}, every server once
   per round in turn, and each row shows the server's median round, so a burst of other
   load on a shared machine cannot land on all runs of one server; the notes give the
   spread (lowest–highest) of the rounds beside that median. In scenarios 1-7, ${RELAY_OUTLIER_RULE}
@@ -274,7 +380,9 @@ ${verdicts(rows).text}
   runs, divided by the requests answered; less sensitive to other load on the
   machine than req/s. For corsway and cors-anywhere it excludes the upstream.
   Peak RSS too covers every process of a server (with workers, the sum of each
-  one's peak).
+  one's peak). In the wrk scenarios it is the server's VmHWM, reset after the warm-up
+  run and read after the last round, so it covers every measured round (where the
+  kernel refuses the reset, the highest VmRSS sampled every 50 ms).
 - Scenario 7: one \`node:http\` client downloads ${s.downloadBytes / 1024 / 1024} MiB and discards it,
   in ${s.rounds} round${s.rounds > 1 ? 's' : ''} of one download per server in turn; the row shows the median
   download. MB/s is 10^6 bytes per second. Peak RSS is the highest of the rounds:
@@ -284,21 +392,22 @@ ${verdicts(rows).text}
   open and idle while wrk runs for ${Math.min(s.seconds, 4)} s (inside Node's default 5 s keep-alive
   timeout). Notes count the idle connections still open before and after the load;
   peak RSS covers opening them and the load.
+- Idle RSS: before any scenario, the built CLI (\`dist/node/cli.js\`, as an installed
+  package runs it) is started ${s.idleStarts} time${s.idleStarts > 1 ? 's' : ''} with the default configuration (only a
+  loopback port set) and its VmRSS read ${IDLE_SETTLE_MS / 1000} s after its "listening" line, before any request.
+- Targets (issue 26), judged from this run's own rows: scenario 1 at least
+  ${TARGETS.s1Relay}× the bare relay and ${TARGETS.s1CorsAnywhere}× cors-anywhere, with p99 no worse than cors-anywhere's;
+  every other scenario the relay runs at least ${TARGETS.otherRelay}× the relay; corsway's peak RSS
+  under scenario 1's load within ${TARGETS.s1PeakRss}× the relay's (a target for Node 24, judged on
+  every run); idle RSS at most ${TARGETS.idleRss / 1e6} MB (a target for Node 20, judged on every run);
+  gzip untouched; no scenario slower than cors-anywhere; at least ${TARGETS.rounds} rounds, each kept.
+  Ratios are of the medians, with the spread of the per-round ratios (each round's
+  figures were taken side by side) beside them; a ratio is judged to 3 decimals.
 - Everything runs on one machine over loopback; nothing else is contacted.
 
 ## Knobs
 
-Environment variables of \`npm run bench\`: \`BENCH_QUICK=1\` (3 s runs, 128 MiB
-download, one round, prints only), \`BENCH_DURATION\` (seconds per run, default 5),
-\`BENCH_ROUNDS\` (runs of scenarios 1-6 per server, default 3),
-\`BENCH_CONNECTIONS\` (default 50), \`BENCH_DOWNLOAD_MB\` (default 1024),
-\`BENCH_IDLE_CLIENTS\` (default 1000), \`BENCH_ONLY=1,7\` (some scenarios, prints only),
-\`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NODE_WORKERS\` (\`CORSWAY_WORKERS\` of the
-extra corsway row, default the number of cores; 1 drops the row), \`BENCH_NAMESPACE=off\` (no network
-namespace: corsway then runs with private targets allowed), \`BENCH_OUT\` (where to
-write this file). \`GLIBC_TUNABLES\`, \`MALLOC_*\` and \`NODE_OPTIONS\`, when set, reach every
-server the run starts (and its download client) and are shown in the command above. wrk
-must be installed (Debian/Ubuntu: \`apt-get install wrk\`).
+${knobsText()}
 `;
   return { table: t, markdown };
 }

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
+import { idleRss } from './idle-rss.ts';
 import { CACHEABLE_JSON, GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
 import {
   cpuMs,
@@ -18,8 +18,9 @@ import {
   track,
   watchMemory,
 } from './processes.ts';
-import { fmt, machine, type Row, render, type Settings, verdicts } from './report.ts';
+import { fmt, type Measured, machine, type Row, type RunData, render, verdicts, verdictText } from './report.ts';
 import { outlierRound, RELAY_OUTLIER_RULE, spread } from './rounds.ts';
+import { readSettings, type Settings } from './settings.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
 /*
@@ -31,33 +32,20 @@ import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
  */
 
 const env = process.env;
-const quick = /^(1|true|on|yes)$/i.test(env.BENCH_QUICK ?? '');
-const settings: Settings = {
-  quick,
-  seconds: Number(env.BENCH_DURATION ?? (quick ? 3 : 5)),
-  rounds: Number(env.BENCH_ROUNDS ?? (quick ? 1 : 5)),
-  connections: Number(env.BENCH_CONNECTIONS ?? 50),
-  downloadBytes: Number(env.BENCH_DOWNLOAD_MB ?? (quick ? 128 : 1024)) * 1024 * 1024,
-  idleClients: Number(env.BENCH_IDLE_CLIENTS ?? 1000),
-  worker: !/^(0|false|off|no)$/i.test(env.BENCH_WORKER ?? ''),
-  nodeWorkers: Number(env.BENCH_NODE_WORKERS ?? availableParallelism()),
-  only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map(Number)) : null,
-  guard: 'namespace',
-};
-/** JIT warm-up before each measured run; every server gets the same. */
-for (const [name, value] of Object.entries({
-  BENCH_DURATION: settings.seconds,
-  BENCH_ROUNDS: settings.rounds,
-  BENCH_CONNECTIONS: settings.connections,
-  BENCH_DOWNLOAD_MB: settings.downloadBytes,
-  BENCH_IDLE_CLIENTS: settings.idleClients,
-  BENCH_NODE_WORKERS: settings.nodeWorkers,
-})) {
-  if (!Number.isFinite(value) || value < 1) {
-    console.error(`bench: ${name} must be a positive number, got "${env[name]}"`);
+/** When this run started: the report gives its total run time. */
+const STARTED = performance.now();
+const settings = readOrExit();
+
+function readOrExit(): Settings {
+  try {
+    return readSettings(env);
+  } catch (error) {
+    console.error((error as Error).message);
     process.exit(1);
   }
 }
+
+/** JIT warm-up before each measured run; every server gets the same. */
 const WARMUP_SECONDS = Math.min(3, Math.max(1, Math.round(settings.seconds / 3)));
 /** Scenario 8's load stays inside Node's default 5 s keep-alive timeout, so the idle clients stay connected. */
 const IDLE_LOAD_SECONDS = Math.min(settings.seconds, 4);
@@ -307,6 +295,10 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   // one, and the median round is reported. A round in which the bare relay's
   // figure is an outlier is discarded and repeated (at most `rounds` times).
   for (const { server } of live) await run(scenario, server, WARMUP_SECONDS);
+  // Peak RSS from here on: every measured round, not the warm-up.
+  const peaks = new Map(
+    live.flatMap(({ server }) => (server.pid && server.role !== 'direct' ? [[server, watchMemory(server.pid)]] : [])),
+  );
   type Round = Map<Server, { result: WrkResult; cpuMs: number | null }>;
   const kept: Round[] = [];
   const relay = live.find(({ server }) => server.role === 'floor')?.server;
@@ -340,7 +332,9 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     const seen = runs.get(server);
     if (!seen) continue;
     const mid = median(seen.results, (r) => r.rps);
-    Object.assign(row, { rps: mid.rps, p50: mid.p50, p99: mid.p99 });
+    Object.assign(row, { rps: mid.rps, p50: mid.p50, p99: mid.p99, rounds: seen.results.map((r) => r.rps) });
+    const peak = peaks.get(server)?.();
+    if (peak) row.peakRss = peak;
     if (server.pid && seen.requests > 0) row.cpuPerRequest = (seen.cpuMs * 1000) / seen.requests;
     if (seen.results.length > 1) {
       const all = seen.results.map((r) => fmt(r.rps)).join(', ');
@@ -419,6 +413,7 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
   for (const [row, { mbps, peakRss, rssBefore }] of seen) {
     if (row.failed) continue;
     row.mbps = median(mbps, (m) => m);
+    row.rounds = mbps;
     if (mbps.length > 1)
       row.notes.push(
         `median of ${mbps.length} downloads, spread ${spread(mbps, fmt)} MB/s (${mbps.map((m) => fmt(m)).join(', ')})`,
@@ -486,6 +481,9 @@ async function main(): Promise<number> {
   };
   const rows: Row[] = [];
   let failed = false;
+  // First, on a machine nothing of this run loads yet; in the namespace, so no packet leaves.
+  process.stderr.write(`bench: idle RSS of the built CLI, ${settings.idleStarts} start(s) ...\n`);
+  const idle = settings.only ? [] : await idleRss(settings.idleStarts, '127.0.0.1');
   try {
     const upstream = await start('upstream', 'bench/upstream.ts', { PORT: '0' }, upstreamHost);
     const target = upstream.origin;
@@ -584,11 +582,18 @@ async function main(): Promise<number> {
     for (const service of services.reverse()) await service.stop();
   }
 
+  const measured: Measured = { rows, idleRss: idle, seconds: (performance.now() - STARTED) / 1000 };
   const info = machine(wrkVersionText, nodeVersion);
-  const text = render(rows, settings, info);
+  const text = render(measured, settings, info);
   console.log(text.table);
-  console.log(verdicts(rows).text);
-  const out = env.BENCH_OUT ?? (quick || settings.only ? null : 'BENCHMARKS.md');
+  console.log(verdictText(verdicts(measured, settings.rounds)));
+  // For npm run bench:both, which judges the runs against each other.
+  if (env.BENCH_DATA)
+    writeFileSync(
+      env.BENCH_DATA,
+      JSON.stringify({ node: nodeVersion, rounds: settings.rounds, measured } satisfies RunData),
+    );
+  const out = env.BENCH_OUT ?? (settings.quick || settings.only ? null : 'BENCHMARKS.md');
   if (out) {
     writeFileSync(resolve(ROOT, out), text.markdown);
     console.log(`bench: wrote ${out}`);
