@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { combineReports, type Run } from './combine.ts';
@@ -20,24 +20,31 @@ const env = process.env;
 const started = performance.now();
 const scratch = mkdtempSync(join(tmpdir(), 'corsway-bench-'));
 
-function run(command: string, args: readonly string[], extra: NodeJS.ProcessEnv): void {
+/** Runs a command to its end; false when it failed. */
+function run(command: string, args: readonly string[], extra: NodeJS.ProcessEnv): boolean {
   const ran = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', env: { ...env, ...extra } });
-  if (ran.status !== 0) throw new Error(`bench: ${command} ${args.join(' ')} failed (${ran.status ?? ran.signal})`);
+  if (ran.status !== 0) console.error(`bench: ${command} ${args.join(' ')} failed (${ran.status ?? ran.signal})`);
+  return ran.status === 0;
 }
 
+let failed = false;
+
 try {
-  run(
+  const installed = run(
     'npm',
     ['install', '--prefix', scratch, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', 'node@24'],
     {},
   );
+  if (!installed) throw new Error('bench: Node 24 could not be installed');
   const node24 = join(scratch, 'node_modules', '.bin', 'node');
   const runs = [
     { name: 'node20', extra: {} },
     { name: 'node24', extra: { BENCH_NODE: node24 } },
   ].map(({ name, extra }): Run => {
     const [out, data] = [join(scratch, `${name}.md`), join(scratch, `${name}.json`)];
-    run('npm', ['run', 'bench', '--silent'], { ...extra, BENCH_OUT: out, BENCH_DATA: data });
+    // A run whose corsway failed a scenario still writes its report: keep it, and fail at the end.
+    if (!run('npm', ['run', 'bench', '--silent'], { ...extra, BENCH_OUT: out, BENCH_DATA: data })) failed = true;
+    if (!existsSync(data)) throw new Error(`bench: the ${name} run wrote no report`);
     return { markdown: readFileSync(out, 'utf8'), data: JSON.parse(readFileSync(data, 'utf8')) as RunData };
   });
   const combined = combineReports(runs);
@@ -51,3 +58,4 @@ try {
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
+if (failed) process.exitCode = 1;
