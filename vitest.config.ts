@@ -27,7 +27,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     fileParallelism: true,
-    maxWorkers: 2,
+    // Three on two cores: files spend much of their time waiting on their servers (start-ups,
+    // deadlines), and a third file keeps the cores busy meanwhile (docs/decisions/test-wall-time.md).
+    maxWorkers: 3,
     // vitest queues projects by name: 'servers' first, so the short unit files fill the end of the run.
     projects: [
       { extends: true, test: { name: 'unit', include: PURE, isolate: false } },
