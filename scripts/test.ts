@@ -5,11 +5,13 @@
  * the two never interleave; the command fails when any of them fails. Arguments
  * go to `vitest run`.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The package.json scripts that check without running: each stays runnable on its own. */
 const CHECKS = ['lint', 'typecheck'];
+
+const children: ChildProcess[] = [];
 
 interface Outcome {
   name: string;
@@ -26,6 +28,7 @@ function exitCode(code: number | null): number {
 function check(name: string): Promise<Outcome> {
   const started = performance.now();
   const child = spawn(`npm run --silent ${name}`, { shell: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let output = '';
   child.stdout.on('data', (chunk) => {
     output += chunk;
@@ -43,11 +46,16 @@ function check(name: string): Promise<Outcome> {
 function vitest(args: string[]): Promise<number> {
   const bin = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
   const child = spawn(process.execPath, [bin, 'run', ...args], { stdio: 'inherit' });
+  children.push(child);
   return new Promise((resolve) => child.on('close', (code) => resolve(exitCode(code))));
 }
 
-// Ctrl-C reaches every child of the terminal; this process waits for them to stop.
+// Ctrl-C reaches every child of the terminal itself; a SIGTERM (a CI timeout) is passed on.
+// Either way this process waits for them to stop.
 process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {
+  for (const child of children) child.kill('SIGTERM');
+});
 
 const checks = Promise.all(CHECKS.map(check));
 const tests = await vitest(process.argv.slice(2));
