@@ -17,7 +17,8 @@ import { type Exchange, errorCode, rawExchange, send, Trap } from './traps.ts';
  *
  * Placeholders: {trap} 127.0.0.1, {trap2} 127.0.0.2, {trap3} 127.1.2.3,
  * {trap6} [::1] (trap ports); {up} the allowed upstream on 127.0.0.1;
- * {raw} an upstream on 127.0.0.1 that writes malformed HTTP.
+ * {raw} an upstream on 127.0.0.1 that writes malformed HTTP; {bad} the
+ * allowed host whose traps listen on the Fetch standard's bad ports.
  */
 
 interface Case {
@@ -101,7 +102,7 @@ const isRefusal = (res: Exchange) => res.status >= 400 && res.status < 600;
 
 /**
  * Everything else, against a proxy that may reach private addresses but only
- * the hosts 127.0.0.1 and 127.0.0.3 (CORSWAY_ALLOW_TARGETS), with 1 KiB
+ * the hosts 127.0.0.1 and {bad} (CORSWAY_ALLOW_TARGETS), with 1 KiB
  * request and 4 KiB response limits.
  */
 const OPEN: Case[] = [
@@ -117,10 +118,10 @@ const OPEN: Case[] = [
   { line: 'GET /http://127.0.0.1:{up}/redirect?to=file:///etc/passwd -> 403 target_not_allowed' },
   { line: 'GET /http://127.0.0.1:{up}/redirect?to=gopher://127.0.0.1:{trap}/_x -> 403 target_not_allowed' },
   // Bad ports (Fetch standard), even where the host is allowed.
-  { line: 'GET /http://127.0.0.3:6666/ -> 403 target_not_allowed', check: mentionsPort },
-  { line: 'GET /http://127.0.0.3:10080/ -> 403 target_not_allowed', check: mentionsPort },
-  { line: 'GET /127.0.0.3:6669/ -> 403 target_not_allowed', check: mentionsPort },
-  { line: 'GET /http://127.0.0.1:{up}/redirect?to=http://127.0.0.3:6666/ -> 403 target_not_allowed' },
+  { line: 'GET /http://{bad}:6666/ -> 403 target_not_allowed', check: mentionsPort },
+  { line: 'GET /http://{bad}:10080/ -> 403 target_not_allowed', check: mentionsPort },
+  { line: 'GET /{bad}:6669/ -> 403 target_not_allowed', check: mentionsPort },
+  { line: 'GET /http://127.0.0.1:{up}/redirect?to=http://{bad}:6666/ -> 403 target_not_allowed' },
   // Methods.
   { line: 'TRACE /http://127.0.0.1:{up}/ -> 405 method_not_allowed' },
   // workerd does not know the method either and answers 501 before the Worker.
@@ -412,8 +413,14 @@ function malformedServer(): NetServer {
   });
 }
 
+/**
+ * The bad-port traps listen on fixed ports, so their loopback address is this
+ * process's own: two test runs on one machine never contend for the same socket.
+ */
+const BAD_PORT_HOST = `127.3.${(process.pid >> 8) & 255}.${process.pid & 255}`;
+
 const traps: Trap[] = [];
-const ports: Record<string, number> = {};
+const ports: Record<string, number | string> = { bad: BAD_PORT_HOST };
 const hits: Context['hits'] = [];
 const upstream = upstreamServer(hits);
 const malformed = malformedServer();
@@ -430,7 +437,7 @@ beforeAll(async () => {
   await bind('trap2', '127.0.0.2');
   await bind('trap3', '127.1.2.3');
   await bind('trap6', '::1');
-  for (const port of [6666, 6669, 10080]) await bind(`bad${port}`, '127.0.0.3', port);
+  for (const port of [6666, 6669, 10080]) await bind(`bad${port}`, BAD_PORT_HOST, port);
   upstream.listen(0, '127.0.0.1');
   malformed.listen(0, '127.0.0.1');
   await Promise.all([once(upstream, 'listening'), once(malformed, 'listening')]);
@@ -501,11 +508,11 @@ describe.each(RUNTIMES)('%s: hostile input', (runtime) => {
     );
   });
 
-  describe('open (private network on, CORSWAY_ALLOW_TARGETS=127.0.0.1,127.0.0.3, 1 KiB / 4 KiB limits)', () => {
+  describe("open (private network on, CORSWAY_ALLOW_TARGETS=127.0.0.1 and the bad ports' host, 1 KiB / 4 KiB limits)", () => {
     let proxy: FreshProxy;
     const started = freshProxy(runtime, {
       CORSWAY_ALLOW_PRIVATE_NETWORK: 'on',
-      CORSWAY_ALLOW_TARGETS: '127.0.0.1,127.0.0.3',
+      CORSWAY_ALLOW_TARGETS: `127.0.0.1,${BAD_PORT_HOST}`,
       CORSWAY_MAX_BODY_BYTES: '1024',
       CORSWAY_MAX_RESPONSE_BYTES: '4096',
     });
