@@ -120,6 +120,8 @@ export interface CorsProxy<Body> {
 /** Statuses whose responses have no body (Fetch standard "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 const ignore = () => {};
+/** What spending costs a proxy without budgets: nothing, and no RateLimit fields. */
+const NO_BUDGET = { headers: null, bytes: null } as const;
 
 /** Builds the proxy from the parsed config and what the runtime lends it. */
 export function createProxy<Body extends Cancellable>(config: Config, caps: ProxyCapabilities<Body>): CorsProxy<Body> {
@@ -193,9 +195,11 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     if (preflight) return { ...preflight, progress: null };
     checkRequest(config, method, incoming);
 
-    const key = await identify(incoming.get(KEY_HEADER), origin);
+    const presented = incoming.get(KEY_HEADER);
+    // Awaited only when there is a key to look up or a budget to spend: each await costs a turn of the microtask queue.
+    const key = presented === null && config.anonymous ? null : await identify(presented, origin);
     trace.key = key;
-    const budget = await spend(req.client, origin, key);
+    const budget = limiter || bytesLimiter ? await spend(req.client, origin, key) : NO_BUDGET;
     if (budget.bytes) {
       const { name, spec } = budget.bytes;
       trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);

@@ -151,7 +151,7 @@ export async function forward<Body extends Cancellable>(
       }
       const location = response.headers.get('location');
       if (!REDIRECT_STATUSES.has(response.status) || location === null) {
-        await dropped?.settle(5_000);
+        if (dropped) await dropped.settle(5_000);
         return { response, url };
       }
 
