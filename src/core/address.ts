@@ -32,6 +32,47 @@ const IPV4_SPELLING = /^[0-9a-fx.]+$/i;
  */
 const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/**
+ * ipaddr.js's IPv4 special-purpose ranges (everything but 'unicast') as
+ * network and mask, 32-bit unsigned, built once: a dotted quad is judged by a
+ * few integer comparisons, not parsed into an object and matched range by range.
+ */
+const IPV4_SPECIAL: ReadonlyArray<readonly [number, number]> = Object.values(
+  (
+    ipaddr.IPv4.prototype as unknown as {
+      SpecialRanges: Record<string, [ipaddr.IPv4, number] | [ipaddr.IPv4, number][]>;
+    }
+  ).SpecialRanges,
+)
+  .flatMap((ranges) =>
+    Array.isArray(ranges[0]) ? (ranges as [ipaddr.IPv4, number][]) : [ranges as [ipaddr.IPv4, number]],
+  )
+  .map(([network, bits]) => {
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return [(quadValue(network.toString()) & mask) >>> 0, mask] as const;
+  });
+
+/** A dotted quad (DOTTED_QUAD) as a 32-bit unsigned number. */
+function quadValue(text: string): number {
+  let value = 0;
+  let part = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      value = value * 256 + part;
+      part = 0;
+    } else part = part * 10 + c - 48;
+  }
+  return value * 256 + part;
+}
+
+/** Whether a dotted quad (DOTTED_QUAD) is outside every IPv4 special-purpose range: ipaddr.js's 'unicast'. */
+function isUnicastQuad(text: string): boolean {
+  const value = quadValue(text);
+  for (const [network, mask] of IPV4_SPECIAL) if ((value & mask) >>> 0 === network) return false;
+  return true;
+}
+
 /** ipaddr.isValid, without its cost for host names and canonical IPv4 addresses. */
 function isValidIP(text: string): boolean {
   if (text.includes(':')) return ipaddr.IPv6.isValid(text);
@@ -54,6 +95,7 @@ function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | null {
  */
 export function isPublicAddress(address: string): boolean {
   const text = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  if (DOTTED_QUAD.test(text)) return isUnicastQuad(text);
   if (!isValidIP(text)) return false;
   const ip = ipaddr.parse(text);
   if (ip.kind() === 'ipv4') return ip.range() === 'unicast';
