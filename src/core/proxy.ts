@@ -14,6 +14,7 @@ import type { Abort } from './abort.ts';
 import { clientKey } from './address.ts';
 import { type BodySource, type ClientBody, checkDeclaredLength, ReplayableBody } from './body.ts';
 import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
+import { type Deadlines, timerDeadlines } from './deadlines.ts';
 import { declaredBody, declaredLength } from './declared-body.ts';
 import { ProxyError, refusal } from './errors.ts';
 import { Fields, type HeaderMap } from './fields.ts';
@@ -99,6 +100,8 @@ export interface ProxyCapabilities<Body extends Cancellable> {
    * keeps the answer readable (test/worker/workerd.test.ts). @default false
    */
   readonly drainUploads?: boolean;
+  /** Deadlines of the given length, for CORSWAY_TIMEOUT_MS. @default a runtime timer per request (timerDeadlines) */
+  readonly deadlines?: (ms: number) => Deadlines;
 }
 
 /** One per process: every route that proxies or spends a budget uses the same one. */
@@ -134,6 +137,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
   const budgets = usesBudgets(config);
   const limiter = budgets ? (caps.limiter ?? memoryLimiter(budgets)) : null;
   const bytesLimiter = budgets ? (caps.bytes ?? memoryByteLimiter()) : null;
+  const deadlines = (caps.deadlines ?? timerDeadlines)(config.timeoutMs);
 
   const proxy = async (req: Incoming): Promise<Answer<Body>> => {
     const started = Date.now();
@@ -225,6 +229,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         policy: config,
         maxRedirects: config.maxRedirects,
         timeoutMs: config.timeoutMs,
+        deadlines,
         targetHeaders,
       },
     );

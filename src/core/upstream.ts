@@ -1,5 +1,6 @@
 import type { Abort } from './abort.ts';
 import type { ClientBody, RequestBody } from './body.ts';
+import { type Deadlines, timerDeadlines } from './deadlines.ts';
 import { findProxyError, ProxyError } from './errors.ts';
 import { failureMessage, timeoutMessage } from './failure.ts';
 import { Fields, type HeaderMap } from './fields.ts';
@@ -50,6 +51,8 @@ export interface ForwardOptions {
   readonly policy: TargetPolicy;
   readonly maxRedirects: number;
   readonly timeoutMs: number;
+  /** Where the wait for headers is timed, deadlines of `timeoutMs`. @default a runtime timer per request */
+  readonly deadlines?: Deadlines;
   /** The operator's headers, set on each hop by that hop's host (CORSWAY_TARGET_HEADERS). @default none */
   readonly targetHeaders?: TargetHeaderTable | null;
 }
@@ -127,10 +130,11 @@ export async function forward<Body extends Cancellable>(
 ): Promise<Forwarded<Body>> {
   const { abort } = first;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const deadlines = options.deadlines ?? timerDeadlines(options.timeoutMs);
+  const deadline = deadlines.start(() => {
     timedOut = true;
     abort.abort();
-  }, options.timeoutMs);
+  });
   // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
   if (first.body) first.body.onOverflow = (error) => abort.abort(error);
   let url: URL = first.url;
@@ -199,7 +203,7 @@ export async function forward<Body extends Cancellable>(
     await first.body?.settle(5_000);
     throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs, url });
   } finally {
-    clearTimeout(timer);
+    deadlines.clear(deadline);
   }
 }
 

@@ -11,6 +11,7 @@ import type { Upstream } from '../core/upstream.ts';
 import { memoryByteLimiter } from '../limiters/bandwidth.ts';
 import { memoryLimiter, usesBudgets } from '../limiters/rate-limit.ts';
 import { accessLogger } from '../observe/access-log.ts';
+import { queuedDeadlines } from './deadlines.ts';
 import { lazyListener } from './lazy-listener.ts';
 import { nodeListener } from './listener.ts';
 import { announce, listenFailure } from './startup.ts';
@@ -97,6 +98,7 @@ export async function serve(config: Config, listen: Listen): Promise<void> {
     metrics,
     // node:http resets a connection answered while the client still sends.
     drainUploads: true,
+    deadlines: queuedDeadlines,
   });
   // The app (Hono, its adapter, the help and diagnose pages) answers only the
   // app's own pages: it loads on the first request to one.
