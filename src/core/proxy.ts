@@ -25,7 +25,7 @@ import { checkOrigin, checkRequest } from './policy.ts';
 import type { RequestRecord } from './record.ts';
 import { parseTarget } from './target.ts';
 import { targetHeaderTable } from './target-headers.ts';
-import { type Cancellable, forward, type Upstream } from './upstream.ts';
+import { type Cancellable, type ForwardOptions, forward, type Upstream } from './upstream.ts';
 
 /*
  * The proxy itself, on any runtime: a request to a target in, the answer to
@@ -133,11 +133,16 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
   // Decided once, at start-up: the lookups the settings' parsed values become.
   const keys = config.keys.length > 0 ? keyRing(config.keys) : null;
   const contentPolicy = contentPolicyOf(config.allowContentTypes, config.blockContentTypes);
-  const targetHeaders = config.targetHeaders.length > 0 ? targetHeaderTable(config.targetHeaders) : null;
   const budgets = usesBudgets(config);
   const limiter = budgets ? (caps.limiter ?? memoryLimiter(budgets)) : null;
   const bytesLimiter = budgets ? (caps.bytes ?? memoryByteLimiter()) : null;
-  const deadlines = (caps.deadlines ?? timerDeadlines)(config.timeoutMs);
+  const forwarding: ForwardOptions = {
+    policy: config,
+    maxRedirects: config.maxRedirects,
+    timeoutMs: config.timeoutMs,
+    deadlines: (caps.deadlines ?? timerDeadlines)(config.timeoutMs),
+    targetHeaders: config.targetHeaders.length > 0 ? targetHeaderTable(config.targetHeaders) : null,
+  };
 
   const proxy = async (req: Incoming): Promise<Answer<Body>> => {
     const started = Date.now();
@@ -225,13 +230,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const { response: res, url: finalUrl } = await forward(
       upstream,
       { url, method, headers: requestHeaders(incoming), body, abort: req.abort, client: req.client },
-      {
-        policy: config,
-        maxRedirects: config.maxRedirects,
-        timeoutMs: config.timeoutMs,
-        deadlines,
-        targetHeaders,
-      },
+      forwarding,
     );
     trace.upstreamMs = Date.now() - asked;
 
