@@ -62,12 +62,13 @@ function ask(
   headers: Fields,
 ): Promise<Answer<NodeBody>> {
   // Watched only once the request goes to a target: a preflight needs no watch.
+  // `on`, not `once`: a response closes once, and `once` wraps every listener in a bound function.
   const gone = () => {
     if (!res.writableFinished) abort.abort();
   };
   const abort = new Abort(() => {
     if (res.destroyed) gone();
-    else res.once('close', gone);
+    else res.on('close', gone);
   });
   return proxy.handle({
     method: req.method ?? 'GET',
