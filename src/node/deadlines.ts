@@ -22,13 +22,14 @@ const COMPACT_AFTER = 1024;
  * setTimeout and clearTimeout per proxied request (docs/decisions/node-s1.md).
  */
 export function queuedDeadlines(ms: number): Deadlines<Pending> {
-  let queue: Pending[] = [];
+  // A slot the front has passed is emptied at once: a deadline held on by the queue would outlive its request.
+  let queue: Array<Pending | undefined> = [];
   let head = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
 
   /** Drops the cleared deadlines at the front; the timer goes with the last one. */
   const settle = (): void => {
-    while (head < queue.length && (queue[head] as Pending).expire === null) head++;
+    while (head < queue.length && (queue[head] as Pending).expire === null) queue[head++] = undefined;
     if (head === queue.length) {
       queue = [];
       head = 0;
@@ -46,10 +47,13 @@ export function queuedDeadlines(ms: number): Deadlines<Pending> {
     const due: Array<() => void> = [];
     for (; head < queue.length; head++) {
       const pending = queue[head] as Pending;
-      if (pending.expire === null) continue;
-      if (pending.at > now) break;
-      due.push(pending.expire);
-      pending.expire = null;
+      const expire = pending.expire;
+      if (expire !== null) {
+        if (pending.at > now) break;
+        due.push(expire);
+        pending.expire = null;
+      }
+      queue[head] = undefined;
     }
     settle();
     // Armed before the callbacks run, so one that throws cannot leave later deadlines unwatched.
