@@ -22,6 +22,7 @@ const COMPACT_AFTER = 1024;
  * setTimeout and clearTimeout per proxied request (docs/decisions/node-s1.md).
  */
 export function queuedDeadlines(ms: number): Deadlines<Pending> {
+  // Times come from the monotonic clock, as setTimeout's do: a wall clock set back must not hold a deadline.
   // A slot the front has passed is emptied at once: a deadline held on by the queue would outlive its request.
   let queue: Array<Pending | undefined> = [];
   let head = 0;
@@ -43,7 +44,7 @@ export function queuedDeadlines(ms: number): Deadlines<Pending> {
 
   const fire = (): void => {
     timer = null;
-    const now = Date.now();
+    const now = performance.now();
     const due: Array<() => void> = [];
     for (; head < queue.length; head++) {
       const pending = queue[head] as Pending;
@@ -63,7 +64,7 @@ export function queuedDeadlines(ms: number): Deadlines<Pending> {
 
   return {
     start(expire) {
-      const pending = new Pending(Date.now() + ms, expire);
+      const pending = new Pending(performance.now() + ms, expire);
       queue.push(pending);
       if (timer === null) timer = setTimeout(fire, ms);
       return pending;

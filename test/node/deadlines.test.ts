@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { queuedDeadlines } from '../../src/node/deadlines.ts';
 
 const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
@@ -45,6 +45,19 @@ describe('queuedDeadlines: deadlines of one length on one Node timer', () => {
     for (const handle of handles.slice(0, 2999)) deadlines.clear(handle);
     await new Promise<void>((resolve) => deadlines.start(resolve));
     expect(ran).toEqual([2999]);
+  });
+
+  test('a wall clock set back an hour does not hold a deadline past its length', async () => {
+    const deadlines = queuedDeadlines(20);
+    const ran = new Promise<string>((resolve) => deadlines.start(() => resolve('ran')));
+    const wall = Date.now();
+    const setBack = vi.spyOn(Date, 'now').mockReturnValue(wall - 3_600_000);
+    try {
+      const late = new Promise<string>((resolve) => setTimeout(resolve, 2_000, 'held'));
+      expect(await Promise.race([ran, late])).toBe('ran');
+    } finally {
+      setBack.mockRestore();
+    }
   });
 
   test('with every deadline cleared the timer is gone, so an idle server holds none', () => {
