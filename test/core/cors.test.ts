@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { addCorsHeaders, isPreflight, preflightFields } from '../../src/core/cors.ts';
+import { Fields } from '../../src/core/fields.ts';
 
 describe('isPreflight(method, headers)', () => {
   test.each<[string, Record<string, string>, boolean]>([
@@ -71,5 +72,24 @@ describe('addCorsHeaders(headers, origin)', () => {
       'x-final-url',
       'x-request-url',
     ]);
+  });
+
+  test('exposes each name once, in code-unit order, whatever the order and repeats of the fields', () => {
+    const h = new Fields();
+    for (const name of [
+      'x-b',
+      'vary',
+      'etag',
+      'link',
+      'x-a',
+      'link',
+      'access-control-max-age',
+      'content-type',
+      'etag',
+    ]) {
+      h.append(name, 'v');
+    }
+    addCorsHeaders(h, null);
+    expect(h.get('access-control-expose-headers')).toBe('content-type, etag, link, vary, x-a, x-b');
   });
 });
