@@ -120,6 +120,14 @@ function relay(
   sent: (bytes: number) => void,
   progress: ((bytes: number) => void) | null,
 ): void {
+  // One write and no watchers for a body that is here already, whole.
+  const whole = body.whole();
+  if (whole !== null && !(limit && whole.length > limit)) {
+    progress?.(whole.length);
+    res.end(whole);
+    sent(whole.length);
+    return;
+  }
   let bytes = 0;
   let ended = false;
   // Headers leave with the first body bytes when those are here already (one

@@ -2,7 +2,7 @@ import type { Bodies } from '../cache/layer.ts';
 import type { BodyReader, SocketBody } from './upstream.ts';
 
 /** What the Node listener reads of a body: a target's socket body, or a StreamBody. */
-export type NodeBody = Pick<SocketBody, 'read' | 'resume' | 'cancel' | 'stream'>;
+export type NodeBody = Pick<SocketBody, 'read' | 'whole' | 'resume' | 'cancel' | 'stream'>;
 
 /**
  * A web stream read the way the listener reads a target's socket body: the
@@ -24,6 +24,11 @@ export class StreamBody implements NodeBody {
     this.#reader = reader;
     this.#source = this.#stream.getReader();
     void this.#pump();
+  }
+
+  /** A stream's body is never known whole before it is read. */
+  whole(): null {
+    return null;
   }
 
   resume(): void {

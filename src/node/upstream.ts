@@ -204,6 +204,17 @@ export class SocketBody {
     } else if (ready) this.#controller.resume();
   }
 
+  /**
+   * The body, when it came in one chunk and has ended (a small body usually
+   * arrives whole with the headers), for the listener to end the response
+   * with; null otherwise. Takes nothing: `read` still hands out all of it.
+   */
+  whole(): Buffer | null {
+    return this.#ended && this.#error === null && this.#reader === null && this.#held.length === 1
+      ? (this.#held[0] as Buffer)
+      : null;
+  }
+
   /** Lets the target's bytes flow again after the reader asked to wait. */
   resume(): void {
     this.#controller.resume();
