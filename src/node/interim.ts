@@ -13,9 +13,9 @@ import type { buildConnector } from 'undici';
 /** A 100 head longer than this is not taken out: undici refuses it as before. */
 const MAX_HEAD = 16 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
-/** `HTTP/1.1 100 ` or `HTTP/1.0 100\r`: the bytes that say a head is a 100. */
-const CONTINUE = /^HTTP\/1\.[01] 100[ \r]/;
-const STATUS_LINE_START = 13;
+/** `HTTP/1.1 100 ` or `HTTP/1.0 100\r`: the bytes that say a head is a 100 (x: 0 or 1; _: space or CR). */
+const CONTINUE = Buffer.from('HTTP/1.x 100_', 'latin1');
+const STATUS_LINE_START = CONTINUE.length;
 
 /** Wraps `connect` so that every socket it makes drops interim 100 responses. */
 export function skippingContinue(connect: buildConnector.connector): buildConnector.connector {
@@ -35,11 +35,10 @@ export function skippingContinue(connect: buildConnector.connector): buildConnec
 function dropContinue(socket: Socket): void {
   let atHead = true;
   let held: Buffer | null = null;
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((...args: unknown[]) => {
-    const chunk = args[0];
+  const write = socket.write.bind(socket) as (chunk: unknown, encoding: unknown, callback: unknown) => boolean;
+  socket.write = ((chunk: unknown, encoding: unknown, callback: unknown) => {
     if (typeof chunk === 'string' && chunk.charCodeAt(0) >= 65 && chunk.charCodeAt(0) <= 90) atHead = true;
-    return write(...args);
+    return write(chunk, encoding, callback);
   }) as Socket['write'];
   const read = socket.read.bind(socket);
   socket.read = (size?: number) => {
@@ -50,12 +49,12 @@ function dropContinue(socket: Socket): void {
       let data: Buffer = held ? Buffer.concat([held, chunk]) : chunk;
       held = null;
       for (;;) {
-        const prefix = data.subarray(0, STATUS_LINE_START).toString('latin1');
-        if (data.length < STATUS_LINE_START && 'HTTP/1.1 100 '.startsWith(prefix.replace('1.0', '1.1'))) {
+        const start = continueStart(data);
+        if (start === 'more') {
           held = data;
           break;
         }
-        if (!CONTINUE.test(prefix)) {
+        if (start === 'no') {
           atHead = false;
           return data;
         }
@@ -73,4 +72,20 @@ function dropContinue(socket: Socket): void {
       }
     }
   };
+}
+
+/**
+ * Whether `data` begins a 100 head, compared byte by byte: every response
+ * passes here, and a string and a regular expression per response cost more
+ * than the check. 'more' when `data` is too short to tell.
+ */
+function continueStart(data: Buffer): 'yes' | 'no' | 'more' {
+  const n = Math.min(data.length, STATUS_LINE_START);
+  for (let i = 0; i < n; i++) {
+    const byte = data[i];
+    const ok =
+      i === 7 ? byte === 0x30 || byte === 0x31 : i === 12 ? byte === 0x20 || byte === 0x0d : byte === CONTINUE[i];
+    if (!ok) return 'no';
+  }
+  return n < STATUS_LINE_START ? 'more' : 'yes';
 }
