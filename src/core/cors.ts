@@ -50,8 +50,9 @@ export function addCorsHeaders(headers: HeaderMap, origin: string | null): void 
 
 /**
  * The header names but the CORS ones, once each, in code-unit order, joined
- * with ", ". Sorted by insertion as they come: Array.prototype.sort took
- * about 1% of a small proxied request's CPU (docs/decisions/node-s1.md).
+ * with ", ". Sorted by insertion as they come and joined by concatenation:
+ * Array.prototype.sort and join took about 1% of a small proxied request's
+ * CPU (docs/decisions/node-s1.md).
  */
 function exposedNames(headers: HeaderMap): string {
   const names: string[] = [];
@@ -64,5 +65,10 @@ function exposedNames(headers: HeaderMap): string {
     for (let j = names.length - 1; j > i; j--) names[j] = names[j - 1] as string;
     names[i] = name;
   });
-  return names.join(', ');
+  let list = names.length > 0 ? (names[0] as string) : '';
+  for (let i = 1; i < names.length; i++) {
+    list += ', ';
+    list += names[i];
+  }
+  return list;
 }
