@@ -136,9 +136,15 @@ function upload(
         const flushed = req.write(body.subarray(at, end));
         at = end;
         if (!flushed) {
-          await new Promise((r) => {
-            req.once('drain', r);
-            req.once('close', r);
+          // Whichever comes first, the other listener goes too: one per wait would pile up on the request.
+          await new Promise<void>((r) => {
+            const done = () => {
+              req.off('drain', done);
+              req.off('close', done);
+              r();
+            };
+            req.once('drain', done);
+            req.once('close', done);
           });
         }
       }
