@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningProxy, startNode } from '../support/runtimes.ts';
 import { Upstream } from '../support/upstream.ts';
-import { sleep } from '../support/wait.ts';
+import { drainedOrClosed, sleep } from '../support/wait.ts';
 
 const CHUNK = 64 * 1024;
 const CHUNKS = 2048;
@@ -39,15 +39,7 @@ const upstream = new Upstream({
     for (let i = 0; i < CHUNKS && !closed; i++) {
       written += CHUNK;
       if (!res.write(chunk(i))) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        });
+        await drainedOrClosed(res);
       }
     }
     if (!closed) res.end();

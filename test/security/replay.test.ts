@@ -5,6 +5,7 @@ import { REPLAY_LIMIT } from '../../src/core/body.ts';
 import { RUNTIMES } from '../support/runtimes.ts';
 import { type SharedProxy, sharedProxy } from '../support/shared-proxy.ts';
 import { streaming, Upstream } from '../support/upstream.ts';
+import { drainedOrClosed } from '../support/wait.ts';
 
 /*
  * A 307/308 replays every byte of the request body or none (SPEC "Redirects"):
@@ -135,18 +136,7 @@ function upload(
         const end = Math.min(at + chunk, pause && at < pause.at ? pause.at : body.length);
         const flushed = req.write(body.subarray(at, end));
         at = end;
-        if (!flushed) {
-          // Whichever comes first, the other listener goes too: one per wait would pile up on the request.
-          await new Promise<void>((r) => {
-            const done = () => {
-              req.off('drain', done);
-              req.off('close', done);
-              r();
-            };
-            req.once('drain', done);
-            req.once('close', done);
-          });
-        }
+        if (!flushed) await drainedOrClosed(req);
       }
       if (!req.destroyed) req.end();
     })();

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 /** Checks `check` every `intervalMs` until it holds or `timeoutMs` passed; says whether it held. */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,
@@ -24,4 +25,20 @@ export async function eventually(
 /** Real time passing: for stores and processes whose clock a test cannot move. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Resolves when a writer that refused a write may write again, or has closed;
+ * whichever comes first, both listeners go, so waits in a loop do not pile up.
+ */
+export function drainedOrClosed(writer: EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      writer.off('drain', done);
+      writer.off('close', done);
+      resolve();
+    };
+    writer.on('drain', done);
+    writer.on('close', done);
+  });
 }
