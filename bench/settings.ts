@@ -75,19 +75,22 @@ export const NUMERIC_KNOBS: readonly NumericKnob[] = [
 const ON = /^(1|true|on|yes)$/i;
 const OFF = /^(0|false|off|no)$/i;
 
+/** A knob's number, or its default when unset; throws when it is not a positive number. */
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isFinite(value) || value < 1)
+    throw new Error(`bench: ${name} must be a positive number, got "${env[name]}"`);
+  return value;
+}
+
 /** The settings of a run from its environment; throws on a knob that is not a positive number. */
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const quick = ON.test(env.BENCH_QUICK ?? '');
   const numbers = {} as Record<NumericSetting, number>;
   for (const knob of NUMERIC_KNOBS) {
-    const value = Number(env[knob.name] ?? (quick ? knob.quick : knob.full));
-    if (!Number.isFinite(value) || value < 1)
-      throw new Error(`bench: ${knob.name} must be a positive number, got "${env[knob.name]}"`);
-    numbers[knob.setting] = value * (knob.scale ?? 1);
+    numbers[knob.setting] = positive(env, knob.name, quick ? knob.quick : knob.full) * (knob.scale ?? 1);
   }
-  const nodeWorkers = Number(env.BENCH_NODE_WORKERS ?? availableParallelism());
-  if (!Number.isFinite(nodeWorkers) || nodeWorkers < 1)
-    throw new Error(`bench: BENCH_NODE_WORKERS must be a positive number, got "${env.BENCH_NODE_WORKERS}"`);
+  const nodeWorkers = positive(env, 'BENCH_NODE_WORKERS', availableParallelism());
   return {
     quick,
     ...numbers,
