@@ -388,10 +388,11 @@ ${verdictText(verdicts(measured, s.rounds))}
   download. MB/s is 10^6 bytes per second. Peak RSS is the highest of the rounds:
   the proxy process's VmHWM (reset before each download) or, where the kernel
   refuses the reset, the highest VmRSS sampled every 50 ms.
-- Scenario 8: ${s.idleClients} keep-alive connections each complete one request and stay
+- Scenario 8: in each round, ${s.idleClients} keep-alive connections each complete one request and stay
   open and idle while wrk runs for ${Math.min(s.seconds, 4)} s (inside Node's default 5 s keep-alive
-  timeout). Notes count the idle connections still open before and after the load;
-  peak RSS covers opening them and the load.
+  timeout), and are closed after it. Notes give the fewest idle connections seen open before and
+  after the load in any round; CPU per request counts the load only; peak RSS covers opening
+  them and the load.
 - Idle RSS: before any scenario, the built CLI (\`dist/node/cli.js\`, as an installed
   package runs it) is started ${s.idleStarts} time${s.idleStarts > 1 ? 's' : ''} with the default configuration (only a
   loopback port set) and its VmRSS read ${IDLE_SETTLE_MS / 1000} s after its "listening" line, before any request.

@@ -282,8 +282,7 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
       row.failed = `check failed: ${(error as Error).message}`;
       continue;
     }
-    if (scenario.kind === 'idle') await measureIdle(scenario, server, row);
-    else live.push({ server, row });
+    live.push({ server, row });
   }
   if (live.length === 0) return rows;
   if (scenario.kind === 'download') {
@@ -305,12 +304,7 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   let discarded = 0;
   while (kept.length < settings.rounds && discarded < settings.rounds) {
     const round: Round = new Map();
-    for (const { server } of live) {
-      const cpuBefore = server.pid ? cpuMs(server.pid) : null;
-      const result = await run(scenario, server, settings.seconds);
-      const cpuAfter = server.pid ? cpuMs(server.pid) : null;
-      round.set(server, { result, cpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null });
-    }
+    for (const { server, row } of live) round.set(server, await measureRun(scenario, server, row));
     kept.push(round);
     if (!relay) continue;
     const outlier = outlierRound(kept.map((r) => r.get(relay)?.result.rps ?? 0));
@@ -350,9 +344,42 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
       row.notes.push(
         `**only ${kept.length} of ${settings.rounds} rounds kept: too uneven a load for this run to stand**`,
       );
+    const idle = fewestIdle.get(row);
+    if (idle) {
+      row.notes.push(
+        `idle connections open, fewest in any round: ${idle.before}/${settings.idleClients} before the load, ${idle.after} after`,
+      );
+    }
     noteErrors(scenario, server, row, seen.results);
   }
   return rows;
+}
+
+/** Scenario 8's idle connections still open around the load, the fewest of any round, by row. */
+const fewestIdle = new Map<Row, { before: number; after: number }>();
+
+/**
+ * One server's run in a round and the CPU it used. For scenario 8 the idle
+ * clients connect first and are closed after, so every round starts alike;
+ * the CPU counts the load only.
+ */
+async function measureRun(
+  scenario: Scenario,
+  server: Server,
+  row: Row,
+): Promise<{ result: WrkResult; cpuMs: number | null }> {
+  const idle =
+    scenario.kind === 'idle' ? await idleClients(server.url(scenario.path), scenario.load, settings.idleClients) : null;
+  const before = idle?.held() ?? 0;
+  const cpuBefore = server.pid ? cpuMs(server.pid) : null;
+  const result = await run(scenario, server, idle ? IDLE_LOAD_SECONDS : settings.seconds);
+  const cpuAfter = server.pid ? cpuMs(server.pid) : null;
+  if (idle) {
+    const fewest = fewestIdle.get(row) ?? { before, after: idle.held() };
+    fewestIdle.set(row, { before: Math.min(fewest.before, before), after: Math.min(fewest.after, idle.held()) });
+    idle.agent.destroy();
+  }
+  return { result, cpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null };
 }
 
 function run(scenario: Scenario, server: Server, seconds: number): Promise<WrkResult> {
@@ -428,26 +455,6 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
       if (rssBefore !== null) row.notes.push(`RSS ${fmtMb(rssBefore)} MB before the first download`);
     }
   }
-}
-
-/** Scenario 8: one server at a time, load beside idle clients. */
-async function measureIdle(scenario: Scenario, server: Server, row: Row): Promise<void> {
-  const url = server.url(scenario.path);
-  await run(scenario, server, WARMUP_SECONDS);
-  const peak = server.pid && server.role !== 'direct' ? watchMemory(server.pid) : null;
-  const idle = await idleClients(url, scenario.load, settings.idleClients);
-  row.notes.push(`${idle.held()}/${settings.idleClients} idle connections open before the load`);
-  const cpuBefore = server.pid ? cpuMs(server.pid) : null;
-  const result = await run(scenario, server, IDLE_LOAD_SECONDS);
-  const cpuAfter = server.pid ? cpuMs(server.pid) : null;
-  if (cpuBefore !== null && cpuAfter !== null && result.requests > 0) {
-    row.cpuPerRequest = ((cpuAfter - cpuBefore) * 1000) / result.requests;
-  }
-  row.notes.push(`${idle.held()} after`);
-  idle.agent.destroy();
-  if (peak) row.peakRss = peak();
-  Object.assign(row, { rps: result.rps, p50: result.p50, p99: result.p99 });
-  noteErrors(scenario, server, row, [result]);
 }
 
 async function main(): Promise<number> {

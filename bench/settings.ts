@@ -45,7 +45,7 @@ export const NUMERIC_KNOBS: readonly NumericKnob[] = [
     setting: 'rounds',
     full: 5,
     quick: 1,
-    text: 'rounds of every scenario but 8, every server once per round in turn',
+    text: 'rounds of every scenario, every server once per round in turn',
   },
   { name: 'BENCH_CONNECTIONS', setting: 'connections', full: 50, quick: 50, text: "wrk's connections" },
   {
