@@ -25,7 +25,7 @@ import { checkOrigin, checkRequest } from './policy.ts';
 import type { RequestRecord } from './record.ts';
 import { parseTarget } from './target.ts';
 import { targetHeaderTable } from './target-headers.ts';
-import { type Cancellable, type ForwardOptions, forward, type Upstream } from './upstream.ts';
+import { type Cancellable, type ForwardOptions, forward, type Upstream, type UpstreamResponse } from './upstream.ts';
 
 /*
  * The proxy itself, on any runtime: a request to a target in, the answer to
@@ -146,29 +146,74 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     targetHeaders: config.targetHeaders.length > 0 ? targetHeaderTable(config.targetHeaders) : null,
   };
 
+  /** One async frame from the request to its answer: each frame more costs a promise and a turn of the microtask queue. */
   const proxy = async (req: Incoming): Promise<Answer<Body>> => {
     const started = recorded ? Date.now() : 0;
     metrics?.requestStarted();
-    const origin = req.headers.get('origin');
+    const { method, headers: incoming } = req;
+    const origin = incoming.get('origin');
     // Read now: once the client has gone, its socket no longer has an address.
     const client = recorded ? clientKey(req.client()) : '';
     const trace: Trace = { target: null, upstreamMs: null, key: null, meter: null };
     let answer: Omit<Answer<Body>, 'sent'>;
     let code: string | null = null;
     try {
-      answer = metered(await answerFor(req, origin, trace), trace.meter);
+      const preflight = checkPreflight(config, method, incoming, origin);
+      if (preflight) answer = { ...preflight, progress: null };
+      else {
+        checkRequest(config, method, incoming);
+        const presented = incoming.get(KEY_HEADER);
+        // Awaited only when there is a key to look up or a budget to spend: each await costs a turn of the microtask queue.
+        const key = presented === null && config.anonymous ? null : await identify(presented, origin);
+        trace.key = key;
+        const budget = limiter || bytesLimiter ? await spend(req.client, origin, key) : NO_BUDGET;
+        if (budget.bytes) {
+          const { name, spec } = budget.bytes;
+          trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
+        }
+        const url = parseTarget(req.target);
+        trace.target = url;
+        const body = clientBody(req);
+        const asked = recorded ? Date.now() : 0;
+        const { response: res, url: finalUrl } = await forward(
+          upstream,
+          { url, method, headers: requestHeaders(incoming), body, abort: req.abort, client: req.client },
+          forwarding,
+        );
+        if (recorded) trace.upstreamMs = Date.now() - asked;
+        const unrelayable = refusalOf(method, res, budget.headers);
+        if (unrelayable) {
+          await res.body?.cancel();
+          throw unrelayable;
+        }
+        let resBody = res.body;
+        if (resBody && NULL_BODY.has(res.status)) {
+          await resBody.cancel();
+          resBody = null;
+        }
+        answer = metered(
+          {
+            status: res.status,
+            headers: relayedHeaders(req, res, url, finalUrl, budget.headers, origin),
+            body: resBody,
+            limit: method === 'HEAD' || NULL_BODY.has(res.status) ? 0 : config.maxResponseBytes,
+            progress: null,
+          },
+          trace.meter,
+        );
+      }
     } catch (error) {
       const refused = asProxyError(error);
       code = refused.code;
       answer = { ...refusal(refused, origin), limit: 0, progress: null };
     }
     // Only a target's body spends bandwidth; a refusal after the budget check spends none.
-    const meter = answer.progress ? trace.meter : null;
-    if (!recorded) return withSent(answer, meter ? (bytes) => meter.end(bytes) : ignore);
+    const charged = answer.progress ? trace.meter : null;
+    if (!recorded) return withSent(answer, charged ? (bytes) => charged.end(bytes) : ignore);
     const sent = (bytes: number) => {
-      meter?.end(bytes);
+      charged?.end(bytes);
       const record: RequestRecord = {
-        method: req.method,
+        method,
         client,
         origin,
         key: trace.key?.fingerprint,
@@ -196,74 +241,61 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       : answer;
   }
 
-  async function answerFor(
-    req: Incoming,
-    origin: string | null,
-    trace: Trace,
-  ): Promise<Omit<Answer<Body>, 'sent' | 'progress'> & { progress: null }> {
+  /** The request body to forward, or null: Fetch forbids a GET or HEAD request body (workerd's fetch throws, undici drops it). */
+  function clientBody(req: Incoming): ClientBody | null {
     const { method, headers: incoming } = req;
-    const preflight = checkPreflight(config, method, incoming, origin);
-    if (preflight) return { ...preflight, progress: null };
-    checkRequest(config, method, incoming);
+    if (method === 'GET' || method === 'HEAD' || !req.body) return null;
+    checkDeclaredLength(incoming, config.maxBodyBytes);
+    const length = caps.declaredBodies ? declaredLength(incoming.get('content-length')) : null;
+    return length !== null && 'getReader' in req.body
+      ? declaredBody(req.body, length, config.maxBodyBytes)
+      : new ReplayableBody(req.body, config.maxBodyBytes, caps.drainUploads);
+  }
 
-    const presented = incoming.get(KEY_HEADER);
-    // Awaited only when there is a key to look up or a budget to spend: each await costs a turn of the microtask queue.
-    const key = presented === null && config.anonymous ? null : await identify(presented, origin);
-    trace.key = key;
-    const budget = limiter || bytesLimiter ? await spend(req.client, origin, key) : NO_BUDGET;
-    if (budget.bytes) {
-      const { name, spec } = budget.bytes;
-      trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
-    }
-    const url = parseTarget(req.target);
-    trace.target = url;
-
-    let body: ClientBody | null = null;
-    // Fetch forbids a GET or HEAD request body (workerd's fetch throws, undici drops it).
-    if (method !== 'GET' && method !== 'HEAD' && req.body) {
-      checkDeclaredLength(incoming, config.maxBodyBytes);
-      const length = caps.declaredBodies ? declaredLength(incoming.get('content-length')) : null;
-      body =
-        length !== null && 'getReader' in req.body
-          ? declaredBody(req.body, length, config.maxBodyBytes)
-          : new ReplayableBody(req.body, config.maxBodyBytes, caps.drainUploads);
-    }
-    const asked = recorded ? Date.now() : 0;
-    const { response: res, url: finalUrl } = await forward(
-      upstream,
-      { url, method, headers: requestHeaders(incoming), body, abort: req.abort, client: req.client },
-      forwarding,
-    );
-    if (recorded) trace.upstreamMs = Date.now() - asked;
-
+  /**
+   * Why the target's final answer, redirects followed, is not relayed, judged
+   * before a byte of its body leaves; null when it is relayed.
+   */
+  function refusalOf(
+    method: string,
+    res: UpstreamResponse<Body>,
+    budgetHeaders: Record<string, string> | null,
+  ): ProxyError | null {
     if (res.status < 200 || res.status > 599) {
-      await res.body?.cancel();
-      throw new ProxyError(
+      return new ProxyError(
         'upstream_failed',
         `The target answered with status ${res.status}, which cannot be relayed.`,
       );
     }
     // A HEAD, a 204 or a 304 declares the length of a body it does not send: there is nothing to cut.
     const bodiless = method === 'HEAD' || NULL_BODY.has(res.status);
-    // The final response, redirects followed, is judged before a byte of its body leaves.
     const verdict = bodiless ? null : contentPolicy?.(res.headers.get('content-type'));
     if (verdict) {
-      await res.body?.cancel();
-      throw new ProxyError(
+      return new ProxyError(
         'content_not_allowed',
         `The target answered with ${verdict.type}, which this proxy does not relay: ${verdict.rule}.`,
-        budget.headers ?? {},
+        budgetHeaders ?? {},
       );
     }
     const declared = bodiless ? 0 : Number(res.headers.get('content-length') ?? 0);
     if (config.maxResponseBytes && declared > config.maxResponseBytes) {
-      await res.body?.cancel();
-      throw new ProxyError(
+      return new ProxyError(
         'upstream_failed',
         `The target's response is ${declared} bytes, more than this proxy relays (${config.maxResponseBytes} bytes, CORSWAY_MAX_RESPONSE_BYTES).`,
       );
     }
+    return null;
+  }
 
+  /** The target's headers as relayed: filtered, Location through the proxy, the proxy's own and the CORS ones. */
+  function relayedHeaders(
+    req: Incoming,
+    res: UpstreamResponse<Body>,
+    url: URL,
+    finalUrl: URL,
+    budgetHeaders: Record<string, string> | null,
+    origin: string | null,
+  ): Fields {
     const headers = responseHeaders(res.headers);
     const location = headers.get('location');
     // A redirect relayed to the browser must lead back through the proxy.
@@ -274,21 +306,9 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     }
     headers.set('x-request-url', url.href);
     headers.set('x-final-url', finalUrl.href);
-    if (budget.headers) mergeRateLimitHeaders(headers, budget.headers);
+    if (budgetHeaders) mergeRateLimitHeaders(headers, budgetHeaders);
     addCorsHeaders(headers, origin);
-
-    let resBody = res.body;
-    if (resBody && NULL_BODY.has(res.status)) {
-      await resBody.cancel();
-      resBody = null;
-    }
-    return {
-      status: res.status,
-      headers,
-      body: resBody,
-      limit: bodiless ? 0 : config.maxResponseBytes,
-      progress: null,
-    };
+    return headers;
   }
 
   /**
