@@ -131,12 +131,15 @@ function startsWithAny(name: string, prefixes: readonly string[]): boolean {
 export function requestHeaders(incoming: HeaderMap): Fields {
   const named = connectionNamed(incoming);
   const out = new Fields();
+  let via: string | null = null;
   incoming.forEach((value, name) => {
-    if (REQUEST_DROP.has(name) || named.has(name) || REQUEST_DROP_PREFIXES.some((p) => name.startsWith(p))) return;
-    out.append(name, value);
+    // Relayed last, with our entry (even when Connection names it): read here, not looked up again.
+    if (name === 'via') via = via === null ? value : `${via}, ${value}`;
+    else if (!(REQUEST_DROP.has(name) || named.has(name) || startsWithAny(name, REQUEST_DROP_PREFIXES))) {
+      out.append(name, value);
+    }
   });
-  const via = incoming.get('via');
-  out.set('via', via ? `${via}, 1.1 ${VIA_TOKEN}` : `1.1 ${VIA_TOKEN}`);
+  out.append('via', via ? `${via}, 1.1 ${VIA_TOKEN}` : `1.1 ${VIA_TOKEN}`);
   return out;
 }
 
@@ -157,10 +160,12 @@ export function responseHeaders(upstream: HeaderMap): Fields {
   const out = new Fields();
   upstream.forEach((value, name) => {
     if (RESPONSE_DROP.has(name) || named.has(name) || startsWithAny(name, RESPONSE_DROP_PREFIXES)) return;
+    // The target's is replaced by ours, appended last.
+    if (name === 'x-content-type-options') return;
     out.append(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
   });
   // A proxied page opened directly must not run script as the proxy's origin.
   out.append('content-security-policy', 'sandbox');
-  out.set('x-content-type-options', 'nosniff');
+  out.append('x-content-type-options', 'nosniff');
   return out;
 }

@@ -297,9 +297,9 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     origin: string | null,
   ): Fields {
     const headers = responseHeaders(res.headers);
-    const location = headers.get('location');
     // A redirect relayed to the browser must lead back through the proxy.
-    if (location && res.status >= 300 && res.status < 400) {
+    const location = res.status >= 300 && res.status < 400 ? headers.get('location') : null;
+    if (location) {
       try {
         headers.set('location', `${req.base}/${new URL(location, finalUrl).href}`);
       } catch {}
