@@ -92,4 +92,51 @@ describe('addCorsHeaders(headers, origin)', () => {
     addCorsHeaders(h, null);
     expect(h.get('access-control-expose-headers')).toBe('content-type, etag, link, vary, x-a, x-b');
   });
+
+  test.each<[string, [string, string][], [string, string][]]>([
+    [
+      'appended after the others, Vary added',
+      [['etag', 'e']],
+      [
+        ['etag', 'e'],
+        ['access-control-allow-origin', 'https://a.example'],
+        ['vary', 'Origin'],
+        ['access-control-expose-headers', 'etag, vary'],
+      ],
+    ],
+    [
+      'Vary kept in place when it names Origin',
+      [
+        ['vary', 'origin'],
+        ['etag', 'e'],
+      ],
+      [
+        ['vary', 'origin'],
+        ['etag', 'e'],
+        ['access-control-allow-origin', 'https://a.example'],
+        ['access-control-expose-headers', 'etag, vary'],
+      ],
+    ],
+    [
+      'Vary fields joined and moved last with Origin, CORS fields replaced',
+      [
+        ['vary', 'accept'],
+        ['access-control-expose-headers', 'old'],
+        ['vary', 'accept-encoding'],
+        ['access-control-allow-origin', 'old'],
+        ['etag', 'e'],
+      ],
+      [
+        ['etag', 'e'],
+        ['access-control-allow-origin', 'https://a.example'],
+        ['vary', 'accept, accept-encoding, Origin'],
+        ['access-control-expose-headers', 'etag, vary'],
+      ],
+    ],
+  ])('the fields in order: %s', (_, start, expected) => {
+    const h = new Fields();
+    for (const [name, value] of start) h.append(name, value);
+    addCorsHeaders(h, 'https://a.example');
+    expect(h.pairs()).toEqual(expected);
+  });
 });

@@ -67,6 +67,20 @@ describe('requestHeaders(client headers) -> what the target gets', () => {
   ])('Via: %s -> %s', (via, expected) => {
     expect(requestHeaders(new Headers(via ? { via } : {})).get('via')).toBe(expected);
   });
+
+  test('Via is sent last, once, with every incoming entry and ours, even when Connection names it', () => {
+    const fields = new Fields();
+    for (const [name, value] of [
+      ['via', '1.0 a'],
+      ['connection', 'via'],
+      ['accept', '*/*'],
+      ['via', '1.1 b'],
+      ['x-kept', '1'],
+    ]) {
+      fields.append(name as string, value as string);
+    }
+    expect(requestHeaders(fields).flat()).toEqual(['accept', '*/*', 'x-kept', '1', 'via', '1.0 a, 1.1 b, 1.1 corsway']);
+  });
 });
 
 describe('hasLooped(Via)', () => {
@@ -211,5 +225,19 @@ describe('responseHeaders(target headers) -> what the client gets', () => {
     const out = responseHeaders(new Headers({ 'content-security-policy': "default-src 'self'" }));
     expect(out.get('content-security-policy')).toBe("default-src 'self', sandbox");
     expect(out.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  test("the target's X-Content-Type-Options is replaced by ours, after the CSP", () => {
+    const fields = new Fields();
+    fields.append('x-content-type-options', 'other');
+    fields.append('etag', '"e"');
+    expect(responseHeaders(fields).flat()).toEqual([
+      'etag',
+      '"e"',
+      'content-security-policy',
+      'sandbox',
+      'x-content-type-options',
+      'nosniff',
+    ]);
   });
 });
