@@ -19,6 +19,14 @@ const MAX_NAME = 253;
 /** Why a DNS name (already in its ASCII form) can never resolve, or null when it could. */
 export function nameTooLong(host: string): string | null {
   if (host.length > MAX_NAME) return `it is longer than ${MAX_NAME} characters`;
-  const label = host.split('.').find((l) => l.length > MAX_LABEL);
-  return label === undefined ? null : `its label "${label.slice(0, 20)}…" is longer than ${MAX_LABEL} characters`;
+  // Label lengths read in place: no array of labels for every name checked.
+  let start = 0;
+  for (let end = host.indexOf('.'); ; end = host.indexOf('.', start)) {
+    const stop = end === -1 ? host.length : end;
+    if (stop - start > MAX_LABEL) {
+      return `its label "${host.slice(start, start + 20)}…" is longer than ${MAX_LABEL} characters`;
+    }
+    if (end === -1) return null;
+    start = end + 1;
+  }
 }

@@ -71,7 +71,8 @@ export function parseTarget(raw: string): TargetURL {
     throw invalid(`The target URL is longer than ${MAX_TARGET_LENGTH} characters, more than this proxy accepts.`);
   }
   let text = raw;
-  if (PERCENT_ENCODED_SCHEME.test(text)) {
+  const known = httpSchemeLength(text);
+  if (!known && PERCENT_ENCODED_SCHEME.test(text)) {
     try {
       text = decodeURIComponent(text);
     } catch {
@@ -85,8 +86,13 @@ export function parseTarget(raw: string): TargetURL {
     throw invalid('The target URL contains spaces or control characters. Percent-encode them.');
   }
   let scheme = '';
-  const m = SCHEME.exec(text);
-  if (m) {
+  const m = known ? null : SCHEME.exec(text);
+  if (known) {
+    scheme = known === 5 ? 'http' : 'https';
+    let start = known;
+    while (text.charCodeAt(start) === SLASH) start++;
+    text = text.slice(start);
+  } else if (m) {
     scheme = (m[1] as string).toLowerCase();
     if (scheme !== 'http' && scheme !== 'https') {
       throw invalid(`Only http:// and https:// targets can be proxied, not ${scheme}:.`);
@@ -112,6 +118,19 @@ export function parseTarget(raw: string): TargetURL {
   return url;
 }
 
+const SLASH = 47;
+
+/**
+ * The length of a lower-case `http:` or `https:` followed by a slash, as
+ * browsers and clients write targets, or 0: SCHEME's answer without a regex
+ * (a slash after the colon can never start a port).
+ */
+function httpSchemeLength(text: string): number {
+  if (!text.startsWith('http')) return 0;
+  const colon = text.charCodeAt(4) === 115 ? 5 : 4;
+  return text.charCodeAt(colon) === 58 && text.charCodeAt(colon + 1) === SLASH ? colon + 1 : 0;
+}
+
 function truncate(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
@@ -133,7 +152,7 @@ export function checkTargetSyntax(url: URL): asserts url is TargetURL {
     throw invalid('The target URL contains a user name or password; send credentials in a header instead.');
   }
   const host = normalHost(url.hostname);
-  if (isIPLiteral(host)) return;
+  if (host === lastValidHost || isIPLiteral(host)) return;
   if (!isLocalhost(host) && !/^[^.]+(\.[^.]+)+$/.test(host)) {
     throw invalid(
       `"${url.hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
@@ -141,7 +160,16 @@ export function checkTargetSyntax(url: URL): asserts url is TargetURL {
   }
   const tooLong = nameTooLong(host);
   if (tooLong) throw invalid(`"${truncate(url.hostname)}" is not a valid host name: ${tooLong}.`);
+  lastValidHost = host;
 }
+
+/**
+ * The last host name that passed checkTargetSyntax, and the last host that
+ * passed the address rules: verdicts that depend on the host alone, which
+ * clients send again request after request.
+ */
+let lastValidHost: string | undefined;
+let lastPublicHost: string | undefined;
 
 /**
  * Ports browsers refuse to fetch: the Fetch standard's "bad port" list
@@ -193,10 +221,11 @@ function checkScheme(url: URL): void {
 
 /** The operator's and the address rules: bad ports, CORSWAY_ALLOW_TARGETS, private addresses. */
 function checkTargetPolicy(url: URL, policy: TargetPolicy): void {
-  if (url.port && BAD_PORTS.has(Number(url.port))) {
+  const port = url.port;
+  if (port && BAD_PORTS.has(Number(port))) {
     throw new ProxyError(
       'target_not_allowed',
-      `Port ${url.port} is on the list of ports browsers refuse to fetch (the Fetch standard's bad ports), so the proxy refuses it too.`,
+      `Port ${port} is on the list of ports browsers refuse to fetch (the Fetch standard's bad ports), so the proxy refuses it too.`,
     );
   }
   if (policy.allowTargets && !policy.allowTargets(url.hostname)) {
@@ -207,9 +236,11 @@ function checkTargetPolicy(url: URL, policy: TargetPolicy): void {
   }
   if (policy.allowPrivateNetwork) return;
   const host = normalHost(url.hostname);
+  if (host === lastPublicHost) return;
   if (isLocalhost(host) || (isIPLiteral(host) && !isPublicAddress(host))) {
     throw privateTarget(url.hostname);
   }
+  lastPublicHost = host;
 }
 
 /**

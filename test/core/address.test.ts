@@ -57,6 +57,9 @@ describe('isPublicAddress', () => {
     ['2130706433', 'decimal form: only URL parsing turns it into an address'],
     ['', 'empty'],
     ['1.2.3.4.5', 'garbage'],
+    ['256.1.1.1', 'a part over 255'],
+    ['1.2.3.4.', 'a dotted quad and a dot'],
+    ['1..2.3', 'an empty part'],
   ];
 
   test.each(NOT_PUBLIC)('%s is not public (%s)', (address) => {
@@ -69,6 +72,9 @@ describe('isPublicAddress', () => {
     ['93.184.216.34', 'a web server'],
     ['172.32.0.1', 'just past 172.16/12'],
     ['100.128.0.1', 'just past CGNAT'],
+    ['11.0.0.1', 'just past 10/8'],
+    ['223.255.255.255', 'just below multicast'],
+    ['01.2.3.4', 'a leading zero: octal to ipaddr.js, 1.2.3.4'],
     ['2606:4700:4700::1111', 'global unicast'],
     ['[2606:4700:4700::1111]', 'global unicast, bracketed'],
     ['::ffff:8.8.8.8', 'IPv4-mapped public'],
@@ -89,6 +95,16 @@ describe('isIPLiteral', () => {
     ['example.com', false],
     ['localhost', false],
     ['[example.com]', false],
+    ['0.0.0.0', true],
+    ['255.255.255.255', true],
+    ['256.1.1.1', false],
+    ['1.2.3', true],
+    ['1.2.3.4.5', false],
+    ['1..2.3', false],
+    ['1.2.3.4.', false],
+    ['.1.2.3', false],
+    ['01.2.3.4', true],
+    ['1.2.3.04', true],
   ])('%s -> %s', (host, expected) => {
     expect(isIPLiteral(host)).toBe(expected);
   });

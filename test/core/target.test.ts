@@ -38,6 +38,10 @@ describe('parseTarget(what follows the proxy slash)', () => {
     ['http://localhost:3000/', 'http://localhost:3000/'],
     ['http://api.example.com./', 'http://api.example.com./'],
     ['/api.example.com/x', 'https://api.example.com/x'],
+    ['http:/api.example.com/x', 'http://api.example.com/x'],
+    ['http:////api.example.com/x', 'http://api.example.com/x'],
+    ['https.example.com/x', 'https://https.example.com/x'],
+    ['http.example.com:8080/x', 'https://http.example.com:8080/x'],
   ])('%s -> %s', (raw, href) => {
     expect(parseTarget(raw).href).toBe(href);
   });
@@ -60,6 +64,7 @@ describe('parseTarget(what follows the proxy slash)', () => {
     ['https://api.example.com:-1/', 'negative port'],
     ['https://intranet/', 'single-label host'],
     ['intranet/x', 'single-label host, no scheme'],
+    ['https:8443/x', 'single-label host named https, with a port'],
     ['https://api.example.com/a\r\nX: 1', 'CR/LF'],
     ['https://api.example.com/a\n', 'LF'],
     ['https://api.example.com/\0', 'NUL'],
@@ -121,6 +126,24 @@ describe('checkTarget(url, policy)', () => {
     ['http://127.0.0.1./', open, 'target_not_allowed'],
   ])('%s -> %s', (href, policy, code) => {
     expect(codeOf(() => checkTarget(new URL(href), policy))).toBe(code);
+  });
+  test('a host that passed is no pass for the next: each URL is judged by its own host', () => {
+    const sequence: [string, string | null][] = [
+      ['https://11.0.0.1/', null],
+      ['https://11.0.0.2/', null],
+      ['http://127.0.0.1/', 'target_not_allowed'],
+      ['https://api.example.com/', null],
+      ['http://api.example.com.localhost/', 'target_not_allowed'],
+      ['https://intranet/', 'invalid_target'],
+      [`https://${'a'.repeat(64)}.example.com/`, 'invalid_target'],
+      ['https://api.example.com/', null],
+      ['http://10.0.0.1/', 'target_not_allowed'],
+      ['https://11.0.0.1/', null],
+      ['http://localhost/', 'target_not_allowed'],
+    ];
+    for (const [href, code] of sequence) {
+      expect([href, codeOf(() => checkTarget(new URL(href), open))]).toEqual([href, code]);
+    }
   });
 });
 
