@@ -15,6 +15,9 @@ export function corsway(options: CorswayOptions = {}): Hono {
   if (options.upstream) return portable(options);
   // An agent holds no resources until its first request, so one built for
   // options that turn out invalid costs nothing.
-  const { upstream } = nodeUpstream({ allowPrivateNetwork: options.allowPrivateNetwork === true });
+  const { upstream } = nodeUpstream({
+    allowPrivateNetwork: options.allowPrivateNetwork === true,
+    timeoutMs: options.timeoutMs,
+  });
   return portable({ ...options, upstream });
 }

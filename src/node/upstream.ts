@@ -34,6 +34,10 @@ export function nodeUpstream(options: {
   dns?: ResolverOptions;
   /** @default null (connect directly) */
   egress?: Egress | null;
+  /** The app's wait for response headers (CORSWAY_TIMEOUT_MS), which undici's own never cuts short. @default 30000 */
+  timeoutMs?: number;
+  /** How long a target's body may stall before it is cut. @default 300000 (undici's) */
+  bodyTimeoutMs?: number;
 }): {
   /** Hands out web streams, as every upstream of the portable app does. */
   upstream: Upstream;
@@ -44,8 +48,10 @@ export function nodeUpstream(options: {
   const resolver = options.resolve ? null : createResolver(options.dns);
   const resolve = options.resolve ?? (resolver as NonNullable<typeof resolver>).resolve;
   const guard = !options.allowPrivateNetwork;
-  // The app times the wait for headers itself (CORSWAY_TIMEOUT_MS).
-  const agentOptions = { headersTimeout: 0 };
+  // The app times the wait for headers itself; undici's header timer, never the shorter, equals its
+  // body timer when it can, so its parser refreshes one timer per response instead of replacing it.
+  const bodyTimeout = options.bodyTimeoutMs ?? 300_000;
+  const agentOptions = { headersTimeout: Math.max(options.timeoutMs ?? 0, bodyTimeout), bodyTimeout };
   const direct = new Agent({ ...agentOptions, connect: skippingContinue(guardedConnector(resolve, undefined, guard)) });
   const egress = options.egress ? egressRoute(options.egress, agentOptions) : null;
 
@@ -103,9 +109,12 @@ function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string) 
         // An interim response (103 Early Hints ...): the final one follows (RFC 9110 15.2).
         if (status < 200) return;
         const out = new Fields();
-        for (const [name, value] of Object.entries(fields)) {
-          if (Array.isArray(value)) for (const v of value) out.append(name, v);
-          else if (value !== undefined) out.append(name, value);
+        const names = Object.keys(fields);
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i] as string;
+          const value = fields[name];
+          if (typeof value === 'string') out.append(name, value);
+          else if (Array.isArray(value)) for (const v of value) out.append(name, v);
         }
         target = new SocketBody(started);
         resolve({ status, headers: out, body: target });
