@@ -203,7 +203,8 @@ export const SETTINGS = [
   define({
     name: 'timeoutMs',
     variable: 'CORSWAY_TIMEOUT_MS',
-    kind: int({ min: 1, unit: ' ms', hint: '<ms>' }),
+    // A JS timer takes at most 2^31-1 ms (24.8 days); Node and workerd turn a longer delay into 1 ms.
+    kind: int({ min: 1, max: 2_147_483_647, unit: ' ms', hint: '<ms>' }),
     default: '30000',
     meaning: '30 s',
     doc: "milliseconds to wait for the target's response headers",
