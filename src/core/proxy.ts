@@ -122,6 +122,11 @@ export interface CorsProxy<Body> {
 
 /** Statuses whose responses have no body (Fetch standard "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** A HEAD, a 204 or a 304 declares the length of a body it does not send: there is nothing to judge or cut. */
+function bodiless(method: string, status: number): boolean {
+  return method === 'HEAD' || NULL_BODY.has(status);
+}
 const ignore = () => {};
 /** What spending costs a proxy without budgets: nothing, and no RateLimit fields. */
 const NO_BUDGET = { headers: null, bytes: null } as const;
@@ -196,7 +201,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
             status: res.status,
             headers: relayedHeaders(req, res, url, finalUrl, budget.headers, origin),
             body: resBody,
-            limit: method === 'HEAD' || NULL_BODY.has(res.status) ? 0 : config.maxResponseBytes,
+            limit: bodiless(method, res.status) ? 0 : config.maxResponseBytes,
             progress: null,
           },
           trace.meter,
@@ -267,9 +272,8 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         `The target answered with status ${res.status}, which cannot be relayed.`,
       );
     }
-    // A HEAD, a 204 or a 304 declares the length of a body it does not send: there is nothing to cut.
-    const bodiless = method === 'HEAD' || NULL_BODY.has(res.status);
-    const verdict = bodiless ? null : contentPolicy?.(res.headers.get('content-type'));
+    const noBody = bodiless(method, res.status);
+    const verdict = noBody ? null : contentPolicy?.(res.headers.get('content-type'));
     if (verdict) {
       return new ProxyError(
         'content_not_allowed',
@@ -277,7 +281,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         budgetHeaders ?? {},
       );
     }
-    const declared = bodiless ? 0 : Number(res.headers.get('content-length') ?? 0);
+    const declared = noBody ? 0 : Number(res.headers.get('content-length') ?? 0);
     if (config.maxResponseBytes && declared > config.maxResponseBytes) {
       return new ProxyError(
         'upstream_failed',
