@@ -20,16 +20,16 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return sources(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
+    return /\.(ts|cjs)$/.test(entry.name) ? [path] : [];
   });
 }
 
-/** Every module `file` imports: static, re-exported, dynamic; `typeOnly` for `import type`, which vanishes at run time. */
+/** Every module `file` imports: static, re-exported, dynamic, required; `typeOnly` for `import type`, which vanishes at run time. */
 function imports(file: string): { specifier: string; typeOnly: boolean }[] {
   const text = readFileSync(file, 'utf8');
   const found = [
     ...text.matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm),
-    ...text.matchAll(/\bimport\(\s*()['"]([^'"]+)['"]\s*\)/g),
+    ...text.matchAll(/\b(?:import|require)\(\s*()['"]([^'"]+)['"]\s*\)/g),
   ];
   return found.map((m) => ({ specifier: m[2] as string, typeOnly: Boolean(m[1]) }));
 }

@@ -1,4 +1,5 @@
-import ipaddr from 'ipaddr.js';
+import type { IPv4, IPv6 } from 'ipaddr.js';
+import { ipaddr } from './ipaddr.cjs';
 
 /*
  * Is an IP address one the public internet can route to? Ranges come from
@@ -8,14 +9,14 @@ import ipaddr from 'ipaddr.js';
  */
 
 /** IPv6 prefixes whose last 32 bits are an IPv4 address the packet really goes to. */
-const EMBEDDING_LAST_32: ReadonlyArray<[ipaddr.IPv6, number]> = [
-  ipaddr.parseCIDR('::ffff:0:0/96') as [ipaddr.IPv6, number], // IPv4-mapped, RFC 4291
-  ipaddr.parseCIDR('::/96') as [ipaddr.IPv6, number], // IPv4-compatible (deprecated), RFC 4291
-  ipaddr.parseCIDR('::ffff:0:0:0/96') as [ipaddr.IPv6, number], // IPv4-translated, RFC 6145
-  ipaddr.parseCIDR('64:ff9b::/96') as [ipaddr.IPv6, number], // NAT64, RFC 6052
+const EMBEDDING_LAST_32: ReadonlyArray<[IPv6, number]> = [
+  ipaddr.parseCIDR('::ffff:0:0/96') as [IPv6, number], // IPv4-mapped, RFC 4291
+  ipaddr.parseCIDR('::/96') as [IPv6, number], // IPv4-compatible (deprecated), RFC 4291
+  ipaddr.parseCIDR('::ffff:0:0:0/96') as [IPv6, number], // IPv4-translated, RFC 6145
+  ipaddr.parseCIDR('64:ff9b::/96') as [IPv6, number], // NAT64, RFC 6052
 ];
-const SIX_TO_FOUR = ipaddr.parseCIDR('2002::/16') as [ipaddr.IPv6, number]; // RFC 3056
-const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
+const SIX_TO_FOUR = ipaddr.parseCIDR('2002::/16') as [IPv6, number]; // RFC 3056
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [IPv6, number];
 
 /**
  * Every character of every IPv4 spelling ipaddr.js accepts (dotted, short,
@@ -66,13 +67,11 @@ function dottedQuad(text: string): number {
 const IPV4_SPECIAL: ReadonlyArray<readonly [number, number]> = Object.values(
   (
     ipaddr.IPv4.prototype as unknown as {
-      SpecialRanges: Record<string, [ipaddr.IPv4, number] | [ipaddr.IPv4, number][]>;
+      SpecialRanges: Record<string, [IPv4, number] | [IPv4, number][]>;
     }
   ).SpecialRanges,
 )
-  .flatMap((ranges) =>
-    Array.isArray(ranges[0]) ? (ranges as [ipaddr.IPv4, number][]) : [ranges as [ipaddr.IPv4, number]],
-  )
+  .flatMap((ranges) => (Array.isArray(ranges[0]) ? (ranges as [IPv4, number][]) : [ranges as [IPv4, number]]))
   .map(([network, bits]) => {
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
     return [(dottedQuad(network.toString()) & mask) >>> 0, mask] as const;
@@ -91,7 +90,7 @@ function isValidIP(text: string): boolean {
 }
 
 /** The IPv4 address an IPv6 address carries, where routing would deliver to it. */
-function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | null {
+function embeddedIPv4(ip: IPv6): IPv4 | null {
   const b = ip.toByteArray();
   if (EMBEDDING_LAST_32.some((range) => ip.match(range))) {
     return new ipaddr.IPv4(b.slice(12, 16));
@@ -111,7 +110,7 @@ export function isPublicAddress(address: string): boolean {
   if (!isValidIP(text)) return false;
   const ip = ipaddr.parse(text);
   if (ip.kind() === 'ipv4') return ip.range() === 'unicast';
-  const v6 = ip as ipaddr.IPv6;
+  const v6 = ip as IPv6;
   // Zone ids (fe80::1%eth0) only exist for link-local scope.
   if (v6.zoneId) return false;
   const v4 = embeddedIPv4(v6);
@@ -140,11 +139,11 @@ export function isLoopbackAddress(host: string): boolean {
 export function clientKey(address: string): string {
   if (!isValidIP(address)) return address;
   let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) {
-    ip = (ip as ipaddr.IPv6).toIPv4Address();
+  if (ip.kind() === 'ipv6' && (ip as IPv6).isIPv4MappedAddress()) {
+    ip = (ip as IPv6).toIPv4Address();
   }
   if (ip.kind() === 'ipv4') return ip.toString();
-  const parts = (ip as ipaddr.IPv6).parts.slice(0, 4);
+  const parts = (ip as IPv6).parts.slice(0, 4);
   return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
 }
 
