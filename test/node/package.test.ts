@@ -59,7 +59,7 @@ describe('npm pack', () => {
       expect(paths).toEqual(expect.arrayContaining([`dist/${entry}.js`, `dist/${entry}.d.ts`]));
     }
     const unexpected = paths.filter(
-      (p) => !/^(LICENSE|README\.md|package\.json|bin\/corsway\.js|dist\/([\w-]+\/)*[\w-]+\.(js|d\.ts))$/.test(p),
+      (p) => !/^(LICENSE|README\.md|package\.json|bin\/corsway\.js|dist\/([\w-]+\/)*[\w-]+\.(c?js|d\.c?ts))$/.test(p),
     );
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /test|bench|\.ts$(?<!\.d\.ts)/.test(p))).toEqual([]);
