@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem, type } from 'node:os';
 import { IDLE_SETTLE_MS } from './idle-rss.ts';
-import { middle, RELAY_OUTLIER_RULE, spread } from './rounds.ts';
+import { middle, roundsRule, spread } from './rounds.ts';
 import { knobsText, type Settings } from './settings.ts';
 
 export type { Settings } from './settings.ts';
@@ -255,12 +255,14 @@ export function verdicts(measured: Measured, rounds: number): Verdict[] {
     slower.length ? `slower in ${slower.join(', ')}` : 'every scenario',
   );
 
-  const relays = rows.filter((r) => r.role === 'floor' && r.rounds);
-  const short = relays.filter((r) => (r.rounds?.length ?? 0) < rounds).map((r) => r.scenario);
+  // Every server of a scenario shares its kept rounds (an empty list: none kept);
+  // the direct row stands for the scenarios the relay sits out.
+  const inRounds = rows.filter((r) => (r.role === 'floor' || r.role === 'direct') && r.rounds && !r.failed);
+  const short = [...new Set(inRounds.filter((r) => (r.rounds?.length ?? 0) < rounds).map((r) => r.scenario))];
   judge(
     `at least ${TARGETS.rounds} interleaved rounds per scenario, each kept`,
-    relays.length > 0 ? rounds >= TARGETS.rounds && short.length === 0 : null,
-    relays.length === 0
+    inRounds.length > 0 ? rounds >= TARGETS.rounds && short.length === 0 : null,
+    inRounds.length === 0
       ? 'no rounds run'
       : `${rounds} round${rounds > 1 ? 's' : ''}${short.length ? `; fewer kept in scenario ${short.join(', ')}` : ''}`,
   );
@@ -368,8 +370,11 @@ ${verdictText(verdicts(measured, s.rounds))}
   warm-up run, 10 s request timeout. Scenarios 1-6 and 9 run in ${s.rounds} round${s.rounds > 1 ? 's' : ''}, every server once
   per round in turn, and each row shows the server's median round, so a burst of other
   load on a shared machine cannot land on all runs of one server; the notes give the
-  spread (lowest–highest) of the rounds beside that median. In scenarios 1-7, ${RELAY_OUTLIER_RULE}
-  (at most as many times as there are rounds). Throughput is
+  spread (lowest–highest) of the rounds beside that median. In every scenario, ${roundsRule(s.otherLoadPercent / 100)}
+  (at most as many times as there are rounds; the relay's row, or the first where it sits out,
+  says what was discarded and the most other load of any kept run). Other processes' share is
+  the machine's busy CPU time (user, nice, system, irq, softirq, steal; /proc/stat) less the time of
+  every process the bench started, over the machine's CPU time. Throughput is
   requests per second; p50/p99 are wrk's latency percentiles.
 - Before each run, one exchange checks the answer (status, body bytes, CORS
   headers; for scenario 4 that \`Content-Encoding: gzip\` and the exact compressed

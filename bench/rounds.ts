@@ -1,32 +1,99 @@
-/**
- * A round is discarded and repeated when the bare relay's figure in it is off the
- * median of the relay's other kept rounds by more than this share: the relay runs no
- * policy, so a swing in its figure is the machine's load, not any server's code.
+/*
+ * How a benchmark's rounds are judged (docs/decisions/benchmark-ranges.md has the
+ * measurements behind both thresholds). A round is discarded and repeated when:
+ * - processes outside the bench used more than OTHER_LOAD_SHARE of the machine's
+ *   CPU time during any run of it: the burst of load the rounds are there to
+ *   catch, measured directly, whichever server's run it hit;
+ * - or the bare relay's figure in it is an outlier against its other rounds:
+ *   more than RELAY_SLOW_SHARE below their median. The relay runs no policy, so
+ *   a round that slow is load the CPU accounts miss; only slower counts, since
+ *   load cannot make a run faster, and the share is wider than the relay's own
+ *   swing between its two levels on an idle 2-core machine (up to about 20%).
  */
-export const RELAY_OUTLIER_SHARE = 0.2;
+
+/** Most of the machine's CPU time (0–1) that other processes may take during a run of a kept round. */
+export const OTHER_LOAD_SHARE = 0.05;
+
+/** How far below the median of its other rounds the relay's figure may fall (0–1) in a kept round. */
+export const RELAY_SLOW_SHARE = 0.3;
 
 /** The rule as the bench prints it beside its results. */
-export const RELAY_OUTLIER_RULE = `a round is discarded and repeated when the bare relay's figure is more than ${RELAY_OUTLIER_SHARE * 100}% off the median of its other rounds (the farthest such round, one at a time)`;
+export function roundsRule(otherLoadShare = OTHER_LOAD_SHARE): string {
+  return `a round is discarded and repeated when other processes used more than ${pct(otherLoadShare)} of the machine's CPU time during any of its runs, or when the bare relay's figure in it is more than ${pct(RELAY_SLOW_SHARE)} below the median of its other rounds (the farthest such round, one at a time)`;
+}
+
+const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
 
 /** The middle value (the lower one of an even count). */
 export function middle(values: readonly number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] as number;
 }
 
+/** The median: the mean of the two middle values of an even count, so neither side is favoured. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = sorted.length / 2;
+  return Number.isInteger(half)
+    ? ((sorted[half - 1] as number) + (sorted[half] as number)) / 2
+    : (sorted[Math.floor(half)] as number);
+}
+
+export interface OutlierRule {
+  /** How far off the median of the other rounds (0–1) a figure may be. */
+  readonly share: number;
+  /** `below`: only a figure under the median is an outlier (a throughput, which load only lowers). @default 'either' */
+  readonly side?: 'below' | 'either';
+}
+
 /**
- * The round to discard, if any: the one whose relay figure is farthest off the median of
- * the others, when that is more than `share` off (one at a time, so a run never loses
- * every round at once; none below 3 rounds).
+ * The round to discard, if any: the one whose figure is farthest off the median of
+ * the others, when that is more than `rule.share` off (one at a time, so a run
+ * never loses every round at once; none below 3 rounds).
  */
-export function outlierRound(relay: readonly number[], share = RELAY_OUTLIER_SHARE): number | undefined {
-  if (relay.length < 3) return undefined;
-  let worst: { index: number; off: number } | undefined;
-  for (const [index, value] of relay.entries()) {
-    const mid = middle(relay.filter((_, j) => j !== index));
-    const off = Math.abs(value - mid) / mid;
-    if (off > share && (!worst || off > worst.off)) worst = { index, off };
+export function outlierRound(
+  figures: readonly number[],
+  rule: OutlierRule = { share: RELAY_SLOW_SHARE, side: 'below' },
+): { index: number; off: number } | undefined {
+  if (figures.length < 3) return undefined;
+  let worst: { index: number; off: number; far: number } | undefined;
+  for (const [index, value] of figures.entries()) {
+    const mid = median(figures.filter((_, j) => j !== index));
+    const off = (value - mid) / mid;
+    const far = rule.side === 'below' ? -off : Math.abs(off);
+    if (far > rule.share && (!worst || far > worst.far)) worst = { index, off, far };
   }
-  return worst?.index;
+  return worst && { index: worst.index, off: worst.off };
+}
+
+/** One round as judged: the relay's figure in it (none where the relay sits out), and the most other load of its runs. */
+export interface JudgedRound {
+  readonly relay?: number;
+  readonly otherLoad: number;
+}
+
+/**
+ * The round to discard among the kept ones, if any, and why: first one that other
+ * load hit, else the relay's slow outlier. `format` prints the relay's figure.
+ */
+export function roundToDiscard(
+  rounds: readonly JudgedRound[],
+  format: (n: number) => string,
+  otherLoadShare = OTHER_LOAD_SHARE,
+): { index: number; why: string } | undefined {
+  const loaded = rounds.findIndex((r) => r.otherLoad > otherLoadShare);
+  if (loaded >= 0)
+    return {
+      index: loaded,
+      why: `other processes used ${pct((rounds[loaded] as JudgedRound).otherLoad)} of the machine's CPU time during one of its runs`,
+    };
+  const relay = rounds.flatMap((r) => (r.relay === undefined ? [] : [r.relay]));
+  if (relay.length !== rounds.length) return undefined;
+  const outlier = outlierRound(relay);
+  if (!outlier) return undefined;
+  return {
+    index: outlier.index,
+    why: `the relay's ${format(relay[outlier.index] as number)} is ${pct(-outlier.off)} below the median of its other rounds`,
+  };
 }
 
 /** "min–max" of the values, the spread printed beside a median. */

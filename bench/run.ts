@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
 import { idleRss } from './idle-rss.ts';
+import { markLoad, otherLoad } from './machine-load.ts';
 import { CACHEABLE_JSON, GZIP_PLAIN_BYTES, gzipBody, MEDIUM_BYTES, SMALL_JSON, UPLOAD_BYTES } from './payloads.ts';
 import {
   cpuMs,
@@ -19,7 +20,7 @@ import {
   watchMemory,
 } from './processes.ts';
 import { fmt, type Measured, machine, type Row, type RunData, render, verdicts, verdictText } from './report.ts';
-import { outlierRound, RELAY_OUTLIER_RULE, spread } from './rounds.ts';
+import { roundToDiscard, spread } from './rounds.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
@@ -291,31 +292,38 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   }
   // Rounds, each server once per round in turn: a burst of other load on a
   // shared machine then lands on one run of every server, not on all runs of
-  // one, and the median round is reported. A round in which the bare relay's
-  // figure is an outlier is discarded and repeated (at most `rounds` times).
+  // one, and the median round is reported. A round that other load hit, or in
+  // which the bare relay's figure is an outlier, is discarded and repeated (at
+  // most `rounds` times).
   for (const { server } of live) await run(scenario, server, WARMUP_SECONDS);
   // Peak RSS from here on: every measured round, not the warm-up.
   const peaks = new Map(
     live.flatMap(({ server }) => (server.pid && server.role !== 'direct' ? [[server, watchMemory(server.pid)]] : [])),
   );
-  type Round = Map<Server, { result: WrkResult; cpuMs: number | null }>;
+  type Round = { runs: Map<Server, { result: WrkResult; cpuMs: number | null }>; otherLoad: number };
   const kept: Round[] = [];
   const relay = live.find(({ server }) => server.role === 'floor')?.server;
-  let discarded = 0;
-  while (kept.length < settings.rounds && discarded < settings.rounds) {
-    const round: Round = new Map();
-    for (const { server, row } of live) round.set(server, await measureRun(scenario, server, row));
+  const discards: string[] = [];
+  while (kept.length < settings.rounds && discards.length < settings.rounds) {
+    const round: Round = { runs: new Map(), otherLoad: 0 };
+    for (const { server, row } of live) {
+      const { result, cpuMs: used, otherLoad: load } = await measureRun(scenario, server, row);
+      round.runs.set(server, { result, cpuMs: used });
+      round.otherLoad = Math.max(round.otherLoad, load);
+    }
     kept.push(round);
-    if (!relay) continue;
-    const outlier = outlierRound(kept.map((r) => r.get(relay)?.result.rps ?? 0));
-    if (outlier === undefined) continue;
-    kept.splice(outlier, 1);
-    discarded++;
-    process.stderr.write(`bench: scenario ${scenario.id}: a round discarded (${RELAY_OUTLIER_RULE})\n`);
+    const judged = kept.map((r) => ({ relay: relay && r.runs.get(relay)?.result.rps, otherLoad: r.otherLoad }));
+    discardRound(
+      scenario,
+      judged,
+      (n) => `${fmt(n)} req/s`,
+      discards,
+      (index) => kept.splice(index, 1),
+    );
   }
   const runs = new Map<Server, { results: WrkResult[]; cpuMs: number; requests: number }>();
   for (const round of kept)
-    for (const [server, { result, cpuMs: used }] of round) {
+    for (const [server, { result, cpuMs: used }] of round.runs) {
       const seen = runs.get(server) ?? { results: [], cpuMs: 0, requests: 0 };
       seen.results.push(result);
       seen.requests += result.requests;
@@ -324,7 +332,11 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     }
   for (const { server, row } of live) {
     const seen = runs.get(server);
-    if (!seen) continue;
+    if (server === (relay ?? live[0]?.server)) row.notes.push(...roundsNotes(kept, discards));
+    if (!seen) {
+      row.rounds = [];
+      continue;
+    }
     const mid = median(seen.results, (r) => r.rps);
     Object.assign(row, { rps: mid.rps, p50: mid.p50, p99: mid.p99, rounds: seen.results.map((r) => r.rps) });
     const peak = peaks.get(server)?.();
@@ -339,11 +351,6 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
         )} req/s (${all})`,
       );
     }
-    if (server === relay && discarded > 0) row.notes.push(`${discarded} round(s) discarded: ${RELAY_OUTLIER_RULE}`);
-    if (server === relay && kept.length < settings.rounds)
-      row.notes.push(
-        `**only ${kept.length} of ${settings.rounds} rounds kept: too uneven a load for this run to stand**`,
-      );
     const idle = fewestIdle.get(row);
     if (idle) {
       row.notes.push(
@@ -367,10 +374,11 @@ async function measureRun(
   scenario: Scenario,
   server: Server,
   row: Row,
-): Promise<{ result: WrkResult; cpuMs: number | null }> {
+): Promise<{ result: WrkResult; cpuMs: number | null; otherLoad: number }> {
   const idle =
     scenario.kind === 'idle' ? await idleClients(server.url(scenario.path), scenario.load, settings.idleClients) : null;
   const before = idle?.held() ?? 0;
+  const mark = markLoad();
   const cpuBefore = server.pid ? cpuMs(server.pid) : null;
   const result = await run(scenario, server, idle ? IDLE_LOAD_SECONDS : settings.seconds);
   const cpuAfter = server.pid ? cpuMs(server.pid) : null;
@@ -379,7 +387,39 @@ async function measureRun(
     fewestIdle.set(row, { before: Math.min(fewest.before, before), after: Math.min(fewest.after, idle.held()) });
     idle.agent.destroy();
   }
-  return { result, cpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null };
+  return {
+    result,
+    cpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+    otherLoad: otherLoad(mark, markLoad()),
+  };
+}
+
+/** The kept rounds' one discard, if any is due: removed by `remove`, its reason added to `discards`. */
+function discardRound(
+  scenario: Scenario,
+  judged: Parameters<typeof roundToDiscard>[0],
+  format: (n: number) => string,
+  discards: string[],
+  remove: (index: number) => void,
+): void {
+  const discard = roundToDiscard(judged, format, settings.otherLoadPercent / 100);
+  if (!discard) return;
+  remove(discard.index);
+  discards.push(discard.why);
+  process.stderr.write(`bench: scenario ${scenario.id}: a round discarded and repeated: ${discard.why}\n`);
+}
+
+/** The notes on how a scenario's rounds went, on the relay's row (or the first row where it sits out). */
+function roundsNotes(kept: ReadonlyArray<{ otherLoad: number }>, discards: readonly string[]): string[] {
+  const notes: string[] = [];
+  if (kept.length > 0) {
+    const most = Math.max(...kept.map((r) => r.otherLoad));
+    notes.push(`other processes used at most ${(most * 100).toFixed(1)}% of the machine's CPU time in any kept run`);
+  }
+  if (discards.length > 0) notes.push(`${discards.length} round(s) discarded and repeated: ${discards.join('; ')}`);
+  if (kept.length < settings.rounds)
+    notes.push(`**only ${kept.length} of ${settings.rounds} rounds kept: too uneven a load for this run to stand**`);
+  return notes;
 }
 
 function run(scenario: Scenario, server: Server, seconds: number): Promise<WrkResult> {
@@ -406,19 +446,23 @@ function noteErrors(scenario: Scenario, server: Server, row: Row, results: reado
 async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server: Server; row: Row }>): Promise<void> {
   const seen = new Map<Row, { mbps: number[]; peakRss: number; rssBefore: number | null }>();
   const relay = live.find(({ server }) => server.role === 'floor')?.row;
-  let discarded = 0;
-  let measured = 0;
-  while (measured < settings.rounds && discarded < settings.rounds) {
+  const discards: string[] = [];
+  /** Each kept round's most other load, index-aligned with every row's downloads. */
+  const loads: Array<{ otherLoad: number }> = [];
+  while (loads.length < settings.rounds && discards.length < settings.rounds) {
+    const round = { otherLoad: 0 };
     for (const { server, row } of live) {
       if (row.failed) continue;
       const watched = server.pid && server.role !== 'direct' ? server.pid : null;
       const before = watched ? memory(watched) : null;
       const peak = watched ? watchMemory(watched) : null;
+      const mark = markLoad();
       try {
         const { bytes, seconds } = await download(server.url(scenario.path), scenario.load.headers, 10 * 60_000);
         if (bytes !== settings.downloadBytes) throw new Error(`received ${bytes} of ${settings.downloadBytes} bytes`);
         const entry = seen.get(row) ?? { mbps: [], peakRss: 0, rssBefore: before?.rss ?? null };
         entry.mbps.push(bytes / seconds / 1e6);
+        round.otherLoad = Math.max(round.otherLoad, otherLoad(mark, markLoad()));
         entry.peakRss = Math.max(entry.peakRss, peak?.() ?? 0);
         seen.set(row, entry);
       } catch (error) {
@@ -426,29 +470,31 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
         row.failed = (error as Error).message;
       }
     }
-    measured++;
-    const relayMbps = relay && !relay.failed ? seen.get(relay)?.mbps : undefined;
-    if (!relayMbps || relayMbps.length !== measured) continue;
+    loads.push(round);
     // Rounds are index-aligned across rows while no row failed; a failed row is not reported.
-    const outlier = outlierRound(relayMbps);
-    if (outlier === undefined) continue;
-    for (const entry of seen.values()) entry.mbps.splice(outlier, 1);
-    measured--;
-    discarded++;
-    process.stderr.write(`bench: scenario ${scenario.id}: a round discarded (${RELAY_OUTLIER_RULE})\n`);
+    const relayMbps = relay && !relay.failed ? seen.get(relay)?.mbps : undefined;
+    const judged = loads.map((r, i) => ({ relay: relayMbps?.[i], otherLoad: r.otherLoad }));
+    discardRound(
+      scenario,
+      judged,
+      (n) => `${fmt(n)} MB/s`,
+      discards,
+      (index) => {
+        loads.splice(index, 1);
+        for (const entry of seen.values()) entry.mbps.splice(index, 1);
+      },
+    );
   }
+  const notesRow = relay ?? live[0]?.row;
+  if (notesRow) notesRow.notes.push(...roundsNotes(loads, discards));
   for (const [row, { mbps, peakRss, rssBefore }] of seen) {
     if (row.failed) continue;
-    row.mbps = median(mbps, (m) => m);
     row.rounds = mbps;
+    if (mbps.length === 0) continue;
+    row.mbps = median(mbps, (m) => m);
     if (mbps.length > 1)
       row.notes.push(
         `median of ${mbps.length} downloads, spread ${spread(mbps, fmt)} MB/s (${mbps.map((m) => fmt(m)).join(', ')})`,
-      );
-    if (row === relay && discarded > 0) row.notes.push(`${discarded} round(s) discarded: ${RELAY_OUTLIER_RULE}`);
-    if (row === relay && mbps.length < settings.rounds)
-      row.notes.push(
-        `**only ${mbps.length} of ${settings.rounds} rounds kept: too uneven a load for this run to stand**`,
       );
     if (peakRss > 0) {
       row.peakRss = peakRss;

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { OTHER_LOAD_SHARE } from './rounds.ts';
 
 /*
  * `npm run bench`'s knobs: one table that both reads the environment and
@@ -10,6 +11,8 @@ export interface Settings {
   readonly seconds: number;
   /** Runs of each scenario per server, taken in turn; the median is reported. */
   readonly rounds: number;
+  /** Percent of the machine's CPU time other processes may use during a run of a kept round. */
+  readonly otherLoadPercent: number;
   readonly connections: number;
   readonly downloadBytes: number;
   readonly idleClients: number;
@@ -24,7 +27,14 @@ export interface Settings {
   workerNote?: string;
 }
 
-type NumericSetting = 'seconds' | 'rounds' | 'connections' | 'downloadBytes' | 'idleClients' | 'idleStarts';
+type NumericSetting =
+  | 'seconds'
+  | 'rounds'
+  | 'otherLoadPercent'
+  | 'connections'
+  | 'downloadBytes'
+  | 'idleClients'
+  | 'idleStarts';
 
 interface NumericKnob {
   readonly name: string;
@@ -46,6 +56,13 @@ export const NUMERIC_KNOBS: readonly NumericKnob[] = [
     full: 5,
     quick: 1,
     text: 'rounds of every scenario, every server once per round in turn',
+  },
+  {
+    name: 'BENCH_OTHER_LOAD',
+    setting: 'otherLoadPercent',
+    full: OTHER_LOAD_SHARE * 100,
+    quick: OTHER_LOAD_SHARE * 100,
+    text: "percent of the machine's CPU time other processes may use during a run of a kept round; 100 turns this check off",
   },
   { name: 'BENCH_CONNECTIONS', setting: 'connections', full: 50, quick: 50, text: "wrk's connections" },
   {

@@ -7,6 +7,7 @@ const SETTINGS: Settings = {
   quick: false,
   seconds: 5,
   rounds: 5,
+  otherLoadPercent: 5,
   connections: 50,
   downloadBytes: 1024 * 1024 * 1024,
   idleClients: 1000,

@@ -157,6 +157,12 @@ describe('bench verdicts: issue 26 targets judged from one run', () => {
       'at least 5 interleaved rounds',
       /fewer kept in scenario 2/,
     ],
+    [
+      'no round kept in a scenario the relay sits out (other load hit every one)',
+      (rows) => rows.push(row(5, 'direct', { rounds: [] })),
+      'at least 5 interleaved rounds',
+      /fewer kept in scenario 5/,
+    ],
   ];
 
   test.each(misses)('%s: missed', (_, change, target, detail, also = []) => {
