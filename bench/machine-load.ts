@@ -8,45 +8,16 @@ import { procStat } from '../test/support/workers.ts';
 
 /** CPU time counters, in clock ticks summed over every core. */
 export interface LoadMark {
-  /** The machine's busy time: user, nice, system, irq, softirq and steal (a hypervisor's other guests are load too). */
-  readonly busy: number;
-  /** Every tick, idle ones included: the machine's capacity. */
+  /** Used by every user-space process outside the bench, exited ones included. */
+  readonly others: number;
+  /** Taken by the hypervisor for its other guests: load too. */
+  readonly steal: number;
+  /** Every tick of every core, idle ones included: the machine's capacity. */
   readonly total: number;
-  /** Used by this process and every process under it, exited ones included. */
-  readonly own: number;
 }
 
-/**
- * The `cpu` line of /proc/stat. irq and softirq count as busy: with tick-based
- * accounting (no CONFIG_IRQ_TIME_ACCOUNTING) the kernel also charges them to the
- * task they interrupted, so the bench's own loopback traffic is in its processes'
- * time; where irq time is accounted apart, that traffic reads as other load,
- * which discards a round rather than keeps one.
- */
-function machineTicks(): { busy: number; total: number } {
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = (
-    readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] as string
-  )
-    .trim()
-    .split(/\s+/)
-    .slice(1, 9)
-    .map(Number) as number[];
-  const busy =
-    (user as number) +
-    (nice as number) +
-    (system as number) +
-    (irq as number) +
-    (softirq as number) +
-    (steal as number);
-  return { busy, total: busy + (idle as number) + (iowait as number) };
-}
-
-/**
- * CPU ticks of this process and its descendants: utime + stime of each live one,
- * plus cutime + cstime, where an exited child's time goes once its parent reaps it
- * (wrk, a finished download client).
- */
-export function ownTicks(root = process.pid): number {
+/** Each process's CPU ticks (utime + stime + cutime + cstime) and its children. */
+function processes(): { ticks: Map<number, number>; children: Map<number, number[]> } {
   const children = new Map<number, number[]>();
   const ticks = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
@@ -56,24 +27,59 @@ export function ownTicks(root = process.pid): number {
     const pid = Number(entry);
     const parent = Number(fields[1]);
     children.set(parent, [...(children.get(parent) ?? []), pid]);
+    // An exited child's time goes to its parent's cutime/cstime once reaped (wrk, a compiler run).
     ticks.set(pid, Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
   }
-  let sum = 0;
+  return { ticks, children };
+}
+
+/** `root` and every process under it. */
+function tree(root: number, children: Map<number, number[]>): Set<number> {
+  const found = new Set<number>();
   const queue = [root];
   for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
-    sum += ticks.get(pid) ?? 0;
+    found.add(pid);
     queue.push(...(children.get(pid) ?? []));
   }
+  return found;
+}
+
+/** CPU ticks of this process and every process under it, exited ones included. */
+export function ownTicks(root = process.pid): number {
+  const { ticks, children } = processes();
+  let sum = 0;
+  for (const pid of tree(root, children)) sum += ticks.get(pid) ?? 0;
   return sum;
 }
 
-export function markLoad(): LoadMark {
-  return { ...machineTicks(), own: ownTicks() };
+/**
+ * The counters now. Other load is counted by process, not as the machine's busy
+ * time less the bench's own: the kernel accounts the bench's loopback traffic
+ * partly to softirq threads and idle cores, which would read as other load. Kernel
+ * threads (kthreadd, pid 2, and its children) are left out for that reason.
+ */
+export function markLoad(root = process.pid): LoadMark {
+  const { ticks, children } = processes();
+  const excluded = new Set([...tree(root, children), ...tree(2, children)]);
+  let others = 0;
+  for (const [pid, used] of ticks) if (!excluded.has(pid)) others += used;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = (
+    readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] as string
+  )
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number) as number[];
+  const total = [user, nice, system, idle, iowait, irq, softirq, steal].reduce(
+    (a, b) => (a as number) + (b as number),
+    0,
+  );
+  return { others, steal: steal as number, total: total as number };
 }
 
 /** The share (0–1) of the machine's CPU time used by processes outside the bench between two marks. */
 export function otherLoad(before: LoadMark, after: LoadMark): number {
   const total = after.total - before.total;
   if (total <= 0) return 0;
-  return Math.max(0, after.busy - before.busy - (after.own - before.own)) / total;
+  return Math.max(0, after.others - before.others + after.steal - before.steal) / total;
 }

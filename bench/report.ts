@@ -373,8 +373,8 @@ ${verdictText(verdicts(measured, s.rounds))}
   spread (lowest–highest) of the rounds beside that median. In every scenario, ${roundsRule(s.otherLoadPercent / 100)}
   (at most as many times as there are rounds; the relay's row, or the first where it sits out,
   says what was discarded and the most other load of any kept run). Other processes' share is
-  the machine's busy CPU time (user, nice, system, irq, softirq, steal; /proc/stat) less the time of
-  every process the bench started, over the machine's CPU time. Throughput is
+  the CPU time of every user-space process the bench did not start, plus the hypervisor's
+  steal, over the machine's CPU time (/proc). Throughput is
   requests per second; p50/p99 are wrk's latency percentiles.
 - Before each run, one exchange checks the answer (status, body bytes, CORS
   headers; for scenario 4 that \`Content-Encoding: gzip\` and the exact compressed

@@ -8,7 +8,7 @@
  *   more than RELAY_SLOW_SHARE below their median. The relay runs no policy, so
  *   a round that slow is load the CPU accounts miss; only slower counts, since
  *   load cannot make a run faster, and the share is wider than the relay's own
- *   swing between its two levels on an idle 2-core machine (up to about 20%).
+ *   swing between rounds on an idle 2-core machine (two levels up to 25% apart).
  */
 
 /** Most of the machine's CPU time (0–1) that other processes may take during a run of a kept round. */

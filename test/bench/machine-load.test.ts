@@ -35,18 +35,27 @@ describe('machine load', () => {
     await once(shell, 'exit');
     await eventually(() => existsSync(flag), 20_000);
     const after = markLoad();
-    const others = after.busy - before.busy - (after.own - before.own);
-    expect(others).toBeGreaterThanOrEqual(0.25 * TICKS_PER_SECOND);
+    expect(after.others - before.others).toBeGreaterThanOrEqual(0.25 * TICKS_PER_SECOND);
     expect(otherLoad(before, after)).toBeGreaterThan(0);
   });
 
+  test("the bench's own child is not other load", async () => {
+    // Against a root no process has, everything is "other": the difference is this process's tree.
+    const [allBefore, before] = [markLoad(-1), markLoad()];
+    const child = spawn(process.execPath, ['-e', burn(500)], { stdio: 'ignore' });
+    await once(child, 'exit');
+    const [allAfter, after] = [markLoad(-1), markLoad()];
+    const tree = allAfter.others - allBefore.others - (after.others - before.others);
+    expect(tree).toBeGreaterThanOrEqual(0.4 * TICKS_PER_SECOND);
+  });
+
   test.each([
-    { name: 'others used a tenth', after: { busy: 350, total: 2_000, own: 200 }, share: 0.1 },
-    { name: 'the bench alone', after: { busy: 250, total: 2_000, own: 200 }, share: 0 },
-    { name: 'tick rounding never goes below 0', after: { busy: 240, total: 2_000, own: 200 }, share: 0 },
-    { name: 'no time passed', after: { busy: 100, total: 1_000, own: 50 }, share: 0 },
+    { name: 'others used a tenth', after: { others: 200, steal: 10, total: 2_000 }, share: 0.1 },
+    { name: 'steal counts', after: { others: 150, steal: 60, total: 2_000 }, share: 0.1 },
+    { name: 'nobody else', after: { others: 100, steal: 10, total: 2_000 }, share: 0 },
+    { name: 'no time passed', after: { others: 100, steal: 10, total: 1_000 }, share: 0 },
   ])('share of the machine: $name', ({ after, share }) => {
-    const before: LoadMark = { busy: 100, total: 1_000, own: 50 };
+    const before: LoadMark = { others: 100, steal: 10, total: 1_000 };
     expect(otherLoad(before, after)).toBeCloseTo(share, 6);
   });
 });
