@@ -486,7 +486,7 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
     );
   }
   const notesRow = relay ?? live[0]?.row;
-  if (notesRow) notesRow.notes.push(...roundsNotes(loads, discards));
+  if (notesRow && !notesRow.failed) notesRow.notes.push(...roundsNotes(loads, discards));
   for (const [row, { mbps, peakRss, rssBefore }] of seen) {
     if (row.failed) continue;
     row.rounds = mbps;
