@@ -92,49 +92,8 @@ export function nodeUpstream(options: {
 function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string) {
   const { url, method, headers, body } = request;
   return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | null = null;
-    let target: SocketBody | null = null;
-    let reason: Error | null = null;
-    let ended = false;
-    request.onAbort((why) => {
-      reason = why instanceof Error ? why : new Error(String(why));
-      if (!ended) controller?.abort(reason);
-    });
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(started) {
-        controller = started;
-        if (reason !== null) started.abort(reason);
-      },
-      onResponseStart(started, status, fields) {
-        // An interim response (103 Early Hints ...): the final one follows (RFC 9110 15.2).
-        if (status < 200) return;
-        const out = new Fields();
-        const names = Object.keys(fields);
-        for (let i = 0; i < names.length; i++) {
-          const name = names[i] as string;
-          const value = fields[name];
-          if (typeof value === 'string') out.append(name, value);
-          else if (Array.isArray(value)) for (const v of value) out.append(name, v);
-        }
-        target = new SocketBody(started);
-        resolve({ status, headers: out, body: target });
-      },
-      onResponseData(_, chunk) {
-        // undici hands over an empty chunk each time a paused body resumes
-        // (after every chunk of a large body); relaying it would cost the
-        // client's response a write call and an empty write(2).
-        if (chunk.length > 0) target?.push(chunk);
-      },
-      onResponseEnd() {
-        ended = true;
-        target?.finish(null);
-      },
-      onResponseError(_, error) {
-        ended = true;
-        if (target) target.finish(error);
-        else reject(error);
-      },
-    };
+    const exchange = new Exchange(resolve, reject);
+    request.onAbort((why) => exchange.abort(why));
     try {
       agent.dispatch(
         {
@@ -145,12 +104,80 @@ function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string) 
           // undici writes an async iterable to the socket chunk by chunk.
           body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
         },
-        handler,
+        exchange,
       );
     } catch (error) {
       reject(error);
     }
   });
+}
+
+/**
+ * One request's undici handler. A class, so its methods are shared: an object
+ * literal of methods cost a closure per method and a context per request, all
+ * alive across the wait for the target (docs/decisions/node24-pretenuring.md).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #resolve: (response: UpstreamResponse<SocketBody>) => void;
+  readonly #reject: (error: Error) => void;
+  #controller: Dispatcher.DispatchController | null = null;
+  #target: SocketBody | null = null;
+  #reason: Error | null = null;
+  #ended = false;
+
+  constructor(resolve: (response: UpstreamResponse<SocketBody>) => void, reject: (error: Error) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** The request's abort: before the request starts, it is aborted as it starts. */
+  abort(why: unknown): void {
+    this.#reason = why instanceof Error ? why : new Error(String(why));
+    if (!this.#ended) this.#controller?.abort(this.#reason);
+  }
+
+  onRequestStart(started: Dispatcher.DispatchController): void {
+    this.#controller = started;
+    if (this.#reason !== null) started.abort(this.#reason);
+  }
+
+  onResponseStart(
+    started: Dispatcher.DispatchController,
+    status: number,
+    fields: Record<string, string | string[] | undefined>,
+  ): void {
+    // An interim response (103 Early Hints ...): the final one follows (RFC 9110 15.2).
+    if (status < 200) return;
+    const out = new Fields();
+    const names = Object.keys(fields);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const value = fields[name];
+      if (typeof value === 'string') out.append(name, value);
+      else if (Array.isArray(value)) for (const v of value) out.append(name, v);
+    }
+    const target = new SocketBody(started);
+    this.#target = target;
+    this.#resolve({ status, headers: out, body: target });
+  }
+
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer): void {
+    // undici hands over an empty chunk each time a paused body resumes
+    // (after every chunk of a large body); relaying it would cost the
+    // client's response a write call and an empty write(2).
+    if (chunk.length > 0) this.#target?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    this.#target?.finish(null);
+  }
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error): void {
+    this.#ended = true;
+    if (this.#target) this.#target.finish(error);
+    else this.#reject(error);
+  }
 }
 
 /** What reads a SocketBody: `data` answers false to say "wait for my resume()". */
