@@ -8,7 +8,9 @@
 export class Abort {
   #reason: unknown;
   #aborted = false;
-  #listeners: Array<(reason: unknown) => void> = [];
+  /** The first listener, then the rest in order: nearly every request has one, and an array grown from empty holds 17 slots. */
+  #listener: ((reason: unknown) => void) | null = null;
+  #more: Array<(reason: unknown) => void> | null = null;
   #controller: AbortController | null = null;
   #watch: (() => void) | null;
 
@@ -32,9 +34,12 @@ export class Abort {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const listener of listeners) listener(reason);
+    const first = this.#listener;
+    const more = this.#more;
+    this.#listener = null;
+    this.#more = null;
+    first?.(reason);
+    if (more) for (const listener of more) listener(reason);
     this.#controller?.abort();
   }
 
@@ -42,7 +47,8 @@ export class Abort {
   onAbort(listener: (reason: unknown) => void): void {
     this.#watched();
     if (this.#aborted) listener(this.#reason);
-    else this.#listeners.push(listener);
+    else if (this.#listener === null) this.#listener = listener;
+    else (this.#more ??= []).push(listener);
   }
 
   /**

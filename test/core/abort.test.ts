@@ -12,6 +12,15 @@ describe('Abort: stops a request once, for every listener', () => {
     expect(heard).toEqual(['first', 'late first']);
   });
 
+  test('every listener added before the abort hears it once, in the order added', () => {
+    const abort = new Abort();
+    const heard: string[] = [];
+    for (const name of ['a', 'b', 'c']) abort.onAbort((reason) => heard.push(`${name} ${String(reason)}`));
+    abort.abort('gone');
+    abort.abort('again');
+    expect(heard).toEqual(['a gone', 'b gone', 'c gone']);
+  });
+
   test('the watch starts with the first listener or signal, never for a request nobody listens to', () => {
     let watched = 0;
     const quiet = new Abort(() => watched++);
