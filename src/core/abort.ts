@@ -48,7 +48,8 @@ export class Abort {
     this.#watched();
     if (this.#aborted) listener(this.#reason);
     else if (this.#listener === null) this.#listener = listener;
-    else (this.#more ??= []).push(listener);
+    else if (this.#more === null) this.#more = [listener];
+    else this.#more.push(listener);
   }
 
   /**
