@@ -5,6 +5,7 @@ import { ProxyError, refusal } from '../core/errors.ts';
 import { Fields } from '../core/fields.ts';
 import type { Answer, CorsProxy } from '../core/proxy.ts';
 import { type RequestFacts, requestFacts, servedPages } from '../routes.ts';
+import { incomingBody } from './incoming-body.ts';
 import type { NodeBody } from './stream-body.ts';
 
 /**
@@ -75,7 +76,7 @@ function ask(
     target: facts.target,
     base: facts.base,
     headers,
-    body: facts.hasBody ? req : null,
+    body: facts.hasBody ? incomingBody(req) : null,
     abort,
     client: facts.client,
   });
