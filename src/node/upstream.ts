@@ -213,7 +213,9 @@ export class SocketBody {
       if (!this.#reader.data(chunk)) this.#controller.pause();
       return;
     }
-    this.#held.push(chunk);
+    // The first chunk as a one-slot array: pushed onto an empty one, V8 would allocate 17 slots.
+    if (this.#held.length === 0) this.#held = [chunk];
+    else this.#held.push(chunk);
     this.#heldBytes += chunk.length;
     if (this.#heldBytes >= HOLD_BYTES) this.#controller.pause();
   }
