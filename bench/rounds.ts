@@ -24,9 +24,14 @@ export function roundsRule(otherLoadShare = OTHER_LOAD_SHARE): string {
 
 const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
 
+/** The middle item by `value` (the lower one of an even count): a round that was run, whose other figures go with it. */
+export function middleBy<T>(items: readonly T[], value: (item: T) => number): T {
+  return [...items].sort((a, b) => value(a) - value(b))[Math.floor((items.length - 1) / 2)] as T;
+}
+
 /** The middle value (the lower one of an even count). */
 export function middle(values: readonly number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] as number;
+  return middleBy(values, (v) => v);
 }
 
 /** The median: the mean of the two middle values of an even count, so neither side is favoured. */

@@ -20,7 +20,7 @@ import {
   watchMemory,
 } from './processes.ts';
 import { fmt, type Measured, machine, type Row, type RunData, render, verdicts, verdictText } from './report.ts';
-import { roundToDiscard, spread } from './rounds.ts';
+import { middle, middleBy, roundToDiscard, spread } from './rounds.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
@@ -257,10 +257,6 @@ function proxied(
   return { label, role, pid: proxy.pid, url: (path) => `${proxy.origin}/${target}${path}` };
 }
 
-/** The middle of `items` by `value` (the lower one of an even count). */
-const median = <T>(items: readonly T[], value: (item: T) => number): T =>
-  [...items].sort((a, b) => value(a) - value(b))[Math.floor((items.length - 1) / 2)] as T;
-
 /** The scenario's rows, one per server; a row that failed its check is not measured further. */
 async function measure(scenario: Scenario, servers: readonly Server[]): Promise<Row[]> {
   const rows = servers.map(
@@ -337,7 +333,7 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
       row.rounds = [];
       continue;
     }
-    const mid = median(seen.results, (r) => r.rps);
+    const mid = middleBy(seen.results, (r) => r.rps);
     Object.assign(row, { rps: mid.rps, p50: mid.p50, p99: mid.p99, rounds: seen.results.map((r) => r.rps) });
     const peak = peaks.get(server)?.();
     if (peak) row.peakRss = peak;
@@ -491,7 +487,7 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
     if (row.failed) continue;
     row.rounds = mbps;
     if (mbps.length === 0) continue;
-    row.mbps = median(mbps, (m) => m);
+    row.mbps = middle(mbps);
     if (mbps.length > 1)
       row.notes.push(
         `median of ${mbps.length} downloads, spread ${spread(mbps, fmt)} MB/s (${mbps.map((m) => fmt(m)).join(', ')})`,
