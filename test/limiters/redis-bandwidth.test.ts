@@ -109,8 +109,9 @@ describe('node: CORSWAY_BANDWIDTH_LIMIT with CORSWAY_REDIS_URL', () => {
       remaining = Number(/r=(\d+)/.exec(next.headers.get('ratelimit') ?? '')?.[1]);
       return remaining < 10485760 - CHUNK * CHUNKS + 1000;
     });
-    // 2 MiB spent, give or take the few seconds' refill (121 bytes/s).
-    expect(remaining).toBeGreaterThan(10485760 - CHUNK * CHUNKS);
+    // 2 MiB spent and never more; the refill (121 bytes/s) may have given a few back,
+    // or none when the check came within a few milliseconds of the last charge.
+    expect(remaining).toBeGreaterThanOrEqual(10485760 - CHUNK * CHUNKS);
     const calls = (await scriptCalls()) - before;
     // One check, 2 MiB / 256 KiB = 8 batches, the end, and the HEAD requests' checks.
     expect(calls).toBeGreaterThanOrEqual(3);
