@@ -137,7 +137,7 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       if (req.method === 'GET' || req.method === 'HEAD') return pages[facts.page](c, facts);
       const origin = req.headers.get('origin');
       const preflight = checkPreflight(config, req.method, req.headers, origin);
-      if (preflight) return new Response(null, { status: 204, headers: preflight.headers.pairs() });
+      if (preflight) return new Response(null, { status: 204, headers: preflight.pairs() });
       throw new ProxyError('method_not_allowed', `${facts.path} answers GET and HEAD only, not ${req.method}.`);
     }
 

@@ -1,4 +1,4 @@
-import type { HeaderMap } from './fields.ts';
+import { Fields, type HeaderMap } from './fields.ts';
 
 /*
  * The CORS headers the proxy adds. A preflight is OPTIONS with Origin and
@@ -12,16 +12,17 @@ export function isPreflight(method: string, headers: HeaderMap): boolean {
 
 /**
  * The answer to a preflight: everything the browser asked for is allowed.
+ * Built as Fields, not as a record to copy into them: a preflight does
+ * little else (docs/decisions/preflight.md).
  */
-export function preflightFields(request: HeaderMap, maxAge: number): Record<string, string> {
-  const fields: Record<string, string> = {
-    'access-control-allow-origin': request.get('origin') ?? '*',
-    'access-control-allow-methods': request.get('access-control-request-method') ?? '',
-    'access-control-max-age': String(maxAge),
-    vary: 'Origin',
-  };
+export function preflightFields(request: HeaderMap, maxAge: number): Fields {
+  const fields = new Fields();
+  fields.append('access-control-allow-origin', request.get('origin') ?? '*');
+  fields.append('access-control-allow-methods', request.get('access-control-request-method') ?? '');
+  fields.append('access-control-max-age', String(maxAge));
+  fields.append('vary', 'Origin');
   const requested = request.get('access-control-request-headers');
-  if (requested) fields['access-control-allow-headers'] = requested;
+  if (requested) fields.append('access-control-allow-headers', requested);
   return fields;
 }
 

@@ -17,7 +17,7 @@ import { addCorsHeaders, isPreflight, preflightFields } from './cors.ts';
 import { type Deadlines, timerDeadlines } from './deadlines.ts';
 import { declaredBody, declaredLength } from './declared-body.ts';
 import { ProxyError, refusal } from './errors.ts';
-import { Fields, type HeaderMap } from './fields.ts';
+import type { Fields, HeaderMap } from './fields.ts';
 import { KEY_HEADER, requestHeaders, responseHeaders } from './headers.ts';
 import { keyRing, type ValidKey } from './keys.ts';
 import { contentPolicyOf } from './media-type.ts';
@@ -164,7 +164,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     let code: string | null = null;
     try {
       const preflight = checkPreflight(config, method, incoming, origin);
-      if (preflight) answer = { ...preflight, progress: null };
+      if (preflight) answer = ownAnswer(204, preflight, null);
       else {
         checkRequest(config, method, incoming);
         const presented = incoming.get(KEY_HEADER);
@@ -210,7 +210,8 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     } catch (error) {
       const refused = asProxyError(error);
       code = refused.code;
-      answer = { ...refusal(refused, origin), limit: 0, progress: null };
+      const { status, headers, body } = refusal(refused, origin);
+      answer = ownAnswer(status, headers, body);
     }
     // Only a target's body spends bandwidth; a refusal after the budget check spends none.
     const charged = answer.progress ? trace.meter : null;
@@ -439,6 +440,15 @@ function withSent<Body>(answer: Omit<Answer<Body>, 'sent'>, sent: (bytes: number
   };
 }
 
+/**
+ * The proxy's own answer (a preflight, a refusal) as one literal: a spread
+ * copy of it left the answer's readers (withSent) missing V8's inline caches
+ * on every preflight (docs/decisions/preflight.md).
+ */
+function ownAnswer(status: number, headers: Fields, body: string | null): Omit<Answer<never>, 'sent'> {
+  return { status, headers, body, limit: 0, progress: null };
+}
+
 /** What handling a request learned, for its record. */
 interface Trace {
   target: URL | null;
@@ -457,8 +467,8 @@ export function asProxyError(error: unknown): ProxyError {
 }
 
 /**
- * The answer to a preflight, or null when the request is none; the origin
- * rule comes first, so a refused origin's preflight is a 403.
+ * The headers of the answer to a preflight (a 204), or null when the request
+ * is none; the origin rule comes first, so a refused origin's preflight is a 403.
  * @throws ProxyError `origin_not_allowed`.
  */
 export function checkPreflight(
@@ -466,8 +476,7 @@ export function checkPreflight(
   method: string,
   headers: HeaderMap,
   origin: string | null,
-): { status: number; headers: Fields; body: null; limit: number } | null {
+): Fields | null {
   checkOrigin(config, origin);
-  if (!isPreflight(method, headers)) return null;
-  return { status: 204, headers: new Fields(preflightFields(headers, config.maxAge)), body: null, limit: 0 };
+  return isPreflight(method, headers) ? preflightFields(headers, config.maxAge) : null;
 }

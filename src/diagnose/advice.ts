@@ -108,7 +108,7 @@ export function suggestion(
     const asked = new Headers({ origin: q.origin, 'access-control-request-method': q.method });
     if (unsafe.length > 0) asked.set('access-control-request-headers', unsafe.join(','));
     findings.push(
-      ...preflightCheck(204, new Headers(preflightFields(asked, config.maxAge)), {
+      ...preflightCheck(204, new Headers(preflightFields(asked, config.maxAge).pairs()), {
         origin: q.origin,
         credentials: q.credentials,
         method: q.method,

@@ -25,7 +25,7 @@ describe('preflightFields(request, maxAge)', () => {
           'access-control-request-headers': 'x-api-key,content-type',
         }),
         600,
-      ),
+      ).pairs(),
     );
     expect(Object.fromEntries(h)).toEqual({
       'access-control-allow-origin': 'https://a.example',
@@ -38,7 +38,7 @@ describe('preflightFields(request, maxAge)', () => {
 
   test('no requested headers -> no Allow-Headers', () => {
     const h = new Headers(
-      preflightFields(new Headers({ origin: 'https://a.example', 'access-control-request-method': 'GET' }), 0),
+      preflightFields(new Headers({ origin: 'https://a.example', 'access-control-request-method': 'GET' }), 0).pairs(),
     );
     expect(h.has('access-control-allow-headers')).toBe(false);
     expect(h.get('access-control-max-age')).toBe('0');
