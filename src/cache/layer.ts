@@ -1,4 +1,5 @@
 import { Abort } from '../core/abort.ts';
+import { bytesStream } from '../core/body.ts';
 import { Fields, type HeaderMap } from '../core/fields.ts';
 import type { Cancellable, Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
 import { Broadcast } from './broadcast.ts';
@@ -32,9 +33,15 @@ import type { CacheStore, StoredResponse, VaryIndex } from './store.ts';
 export interface Bodies<Body extends Cancellable> {
   toStream(body: Body): ReadableStream<Uint8Array>;
   fromStream(stream: ReadableStream<Uint8Array>): Body;
+  /** A stored body, whole in memory: a hit needs no stream where the runtime can send bytes as they are. */
+  fromBytes(bytes: Uint8Array): Body;
 }
 
-const WEB_BODIES: Bodies<ReadableStream<Uint8Array>> = { toStream: (body) => body, fromStream: (stream) => stream };
+const WEB_BODIES: Bodies<ReadableStream<Uint8Array>> = {
+  toStream: (body) => body,
+  fromStream: (stream) => stream,
+  fromBytes: bytesStream,
+};
 
 export interface CacheOptions<Body extends Cancellable> {
   readonly store: CacheStore;
@@ -311,7 +318,7 @@ export function createCache<Body extends Cancellable = ReadableStream<Uint8Array
       headers.delete('content-length');
       return { status: 304, headers, body: null };
     }
-    const body = req.method === 'HEAD' ? null : bodies.fromStream(bytesStream(entry.body));
+    const body = req.method === 'HEAD' ? null : bodies.fromBytes(entry.body);
     return { status: entry.status, headers, body };
   }
 
@@ -348,15 +355,6 @@ function annotated<Body extends Cancellable>(
   const headers = new Fields(res.headers);
   appendCacheStatus(headers, outcome);
   return { status: res.status, headers, body: res.body };
-}
-
-function bytesStream(body: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      if (body.byteLength > 0) controller.enqueue(body);
-      controller.close();
-    },
-  });
 }
 
 /** A store that fails is a miss, not a failed request. */

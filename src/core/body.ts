@@ -281,3 +281,13 @@ export function checkDeclaredLength(headers: HeaderMap, maxBytes: number): void 
   const declared = headers.get('content-length');
   if (declared && Number(declared) > maxBytes) throw tooLarge(maxBytes);
 }
+
+/** Bytes in memory as a web stream of one chunk (none for no bytes). */
+export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}

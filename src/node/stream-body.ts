@@ -1,7 +1,8 @@
 import type { Bodies } from '../cache/layer.ts';
+import { bytesStream } from '../core/body.ts';
 import type { BodyReader, SocketBody } from './upstream.ts';
 
-/** What the Node listener reads of a body: a target's socket body, or a StreamBody. */
+/** What the Node listener reads of a body: a target's socket body, a StreamBody or a BytesBody. */
 export type NodeBody = Pick<SocketBody, 'read' | 'whole' | 'resume' | 'cancel' | 'stream'>;
 
 /**
@@ -70,8 +71,41 @@ export class StreamBody implements NodeBody {
   }
 }
 
+/**
+ * A cache hit's stored bytes, whole: the listener ends the response with
+ * them in one write, as it does a small target body that arrived whole.
+ * Through a StreamBody, a hit cost a web stream and a second write (the
+ * head flushed before the first chunk came), and was slower than asking
+ * the target (docs/decisions/cache.md).
+ */
+export class BytesBody implements NodeBody {
+  readonly #bytes: Buffer;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  read(reader: BodyReader): void {
+    if (this.#bytes.length > 0) reader.data(this.#bytes);
+    reader.end();
+  }
+
+  whole(): Buffer {
+    return this.#bytes;
+  }
+
+  resume(): void {}
+
+  async cancel(): Promise<void> {}
+
+  stream(): ReadableStream<Uint8Array> {
+    return bytesStream(this.#bytes);
+  }
+}
+
 /** The cache's view of Node bodies. */
 export const NODE_BODIES: Bodies<NodeBody> = {
   toStream: (body) => body.stream(),
   fromStream: (stream) => new StreamBody(stream),
+  fromBytes: (bytes) => new BytesBody(bytes),
 };
