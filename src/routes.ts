@@ -111,33 +111,30 @@ export function requestFacts(line: RequestLine): RequestFacts {
     method !== 'HEAD' &&
     (line.body ??
       (headers.has('content-length') ? headers.get('content-length') !== '0' : headers.has('transfer-encoding')));
-  const client = () => socketClientAddress(line.peer(), headers.get('x-forwarded-for') ?? undefined, trust);
-  // One literal shape for every kind: spreading a shared object per request would cost the fast path.
-  const facts = (kind: RequestFacts['kind'], page: Page | null, target: string): RequestFacts => ({
-    kind,
-    page,
-    path,
-    query,
-    target,
-    base,
-    mount,
-    scheme,
-    hasBody,
-    client,
-  });
+  const client = clientOf(line.peer, headers, trust);
 
+  let kind: RequestFacts['kind'] = 'target';
+  let target: string;
   const page = pageOf(path);
   if (page && line.serves(page)) {
-    const target = page === 'diagnose' && path.startsWith(DIAGNOSE_PREFIX) ? path.slice(DIAGNOSE_PREFIX.length) : '';
-    return facts('page', page, target);
+    kind = 'page';
+    target = page === 'diagnose' && path.startsWith(DIAGNOSE_PREFIX) ? path.slice(DIAGNOSE_PREFIX.length) : '';
+  } else {
+    // Everything after the mount point and its slash; '/proxy?url=...' has no slash before its query.
+    const raw = below.startsWith('/') ? below.slice(1) : below;
+    const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
+    const help = (raw === '' || (raw.startsWith('?') && urlParam === null)) && (method === 'GET' || method === 'HEAD');
+    if (help) kind = 'help';
+    target = help ? '' : (urlParam ?? raw);
   }
-  // Everything after the mount point and its slash; '/proxy?url=...' has no slash before its query.
-  const raw = below.startsWith('/') ? below.slice(1) : below;
-  const urlParam = raw.startsWith('?') ? new URLSearchParams(raw).get('url') : null;
-  if ((raw === '' || (raw.startsWith('?') && urlParam === null)) && (method === 'GET' || method === 'HEAD')) {
-    return facts('help', null, '');
-  }
-  return facts('target', null, urlParam ?? raw);
+  // One literal for every kind, and no closure over this frame: the facts and
+  // `client` live until the response, and a closure here would keep every local alive with them.
+  return { kind, page: kind === 'page' ? page : null, path, query, target, base, mount, scheme, hasBody, client };
+}
+
+/** The client's address, read lazily; closes over only what it reads (see requestFacts). */
+function clientOf(peer: () => string, headers: HeaderMap, trust: boolean): () => string {
+  return () => socketClientAddress(peer(), headers.get('x-forwarded-for') ?? undefined, trust);
 }
 
 /** The page a path below the mount point asks for, or null for a target. */
