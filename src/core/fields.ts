@@ -21,7 +21,7 @@ export interface HeaderMap {
  */
 export class Fields implements HeaderMap {
   /** name, value, name, value ... */
-  readonly #list: string[] = [];
+  #list: string[] = [];
 
   constructor(init?: HeaderMap | Readonly<Record<string, string>>) {
     if (!init) return;
@@ -37,8 +37,10 @@ export class Fields implements HeaderMap {
   /** From Node's `rawHeaders` (name, value, ... as sent). */
   static fromRaw(raw: readonly string[]): Fields {
     const fields = new Fields();
-    const list = fields.#list;
-    for (let i = 0; i < raw.length; i += 2) list.push((raw[i] as string).toLowerCase(), raw[i + 1] as string);
+    // A copy of exactly its length: grown by push it would hold up to 17 slots of slack, for as long as the request lasts.
+    const list = raw.slice();
+    for (let i = 0; i < list.length; i += 2) list[i] = (list[i] as string).toLowerCase();
+    fields.#list = list;
     return fields;
   }
 
