@@ -109,6 +109,16 @@ export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 30
 /** Headers describing a body, dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
+/** What forward is given of the client's request. */
+interface FirstHop {
+  url: TargetURL;
+  method: string;
+  headers: Fields;
+  body: ClientBody | null;
+  abort: Abort;
+  client?: () => string;
+}
+
 /**
  * Sends the request and follows redirects itself, so every hop passes the same
  * target checks. 301/302/303 turn POST into GET as browsers do; other hops
@@ -116,95 +126,186 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
  * `abort` is the request's, aborted by the caller when the client goes away;
  * forward aborts it when the target is too slow or the upload too large.
  */
-export async function forward<Body extends Cancellable>(
+export function forward<Body extends Cancellable>(
   upstream: Upstream<Body>,
-  first: {
-    url: TargetURL;
-    method: string;
-    headers: Fields;
-    body: ClientBody | null;
-    abort: Abort;
-    client?: () => string;
-  },
+  first: FirstHop,
   options: ForwardOptions,
 ): Promise<Forwarded<Body>> {
-  const { abort } = first;
-  let timedOut = false;
-  const deadlines = options.deadlines ?? timerDeadlines(options.timeoutMs);
-  const deadline = deadlines.start(() => {
-    timedOut = true;
-    abort.abort();
-  });
-  // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
-  if (first.body) first.body.onOverflow = (error) => abort.abort(error);
-  let url: URL = first.url;
-  let { method, headers, body } = first;
-  // A body no hop needs any more (a redirect turned the request into a GET), still being read and dropped.
-  let dropped: ClientBody | null = null;
-  try {
-    for (let hop = 0; ; hop++) {
-      if (hop === 0) checkParsedTarget(first.url, options.policy);
-      else checkRedirectTarget(url, options.policy);
-      const hopHeaders = withTargetHeaders(headers, url, options.targetHeaders);
-      const response = await upstream(new Hop(url, method, hopHeaders, body?.hop() ?? null, abort, first.client));
+  return new Forwarding(upstream, first, options).send(first.url);
+}
+
+/**
+ * One forward: where the request stands between hops. Not an async function:
+ * a suspended one keeps its whole register file (38 registers for the loop
+ * below) for every request waiting for its target, and this object, the
+ * callbacks of one `then` and the target's promise are all that wait here
+ * (docs/decisions/node24-pretenuring.md). A redirect, rare, runs as before in `#next`.
+ */
+class Forwarding<Body extends Cancellable> {
+  url: URL;
+  method: string;
+  headers: Fields;
+  body: ClientBody | null;
+  /** A body no hop needs any more (a redirect turned the request into a GET), still being read and dropped. */
+  dropped: ClientBody | null = null;
+  timedOut = false;
+  hop = 0;
+  readonly #upstream: Upstream<Body>;
+  readonly #abort: Abort;
+  readonly #client: (() => string) | undefined;
+  /** The client's body, as first sent: whatever hops carried, its error and its rest are awaited on failure. */
+  readonly #upload: ClientBody | null;
+  readonly #options: ForwardOptions;
+  readonly #deadlines: Deadlines;
+  readonly #deadline: unknown;
+
+  constructor(upstream: Upstream<Body>, first: FirstHop, options: ForwardOptions) {
+    this.url = first.url;
+    this.method = first.method;
+    this.headers = first.headers;
+    this.body = first.body;
+    this.#upstream = upstream;
+    this.#abort = first.abort;
+    this.#client = first.client;
+    this.#upload = first.body;
+    this.#options = options;
+    this.#deadlines = options.deadlines ?? timerDeadlines(options.timeoutMs);
+    this.#deadline = this.#deadlines.start(() => this.#expire());
+    // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
+    const { abort } = first;
+    if (first.body) first.body.onOverflow = (error) => abort.abort(error);
+  }
+
+  #expire(): void {
+    this.timedOut = true;
+    this.#abort.abort();
+  }
+
+  /** Sends the current hop, the first one with the URL the client gave; settles with what to relay. */
+  send(first?: TargetURL): Promise<Forwarded<Body>> {
+    let response: Promise<UpstreamResponse<Body>>;
+    try {
+      if (first) checkParsedTarget(first, this.#options.policy);
+      else checkRedirectTarget(this.url, this.#options.policy);
+      const { url, body } = this;
+      const headers = withTargetHeaders(this.headers, url, this.#options.targetHeaders);
+      const hop = new Hop(url, this.method, headers, body?.hop() ?? null, this.#abort, this.#client);
+      response = this.#upstream(hop);
+    } catch (error) {
+      return this.#failed(error);
+    }
+    return response.then(
+      (answer) => this.#answered(answer),
+      (error: unknown) => this.#failed(error),
+    );
+  }
+
+  /** The target's answer: relayed at once when it is the last (nearly always), else `#next`. */
+  #answered(response: UpstreamResponse<Body>): Forwarded<Body> | Promise<Forwarded<Body>> {
+    try {
       // A runtime may end the upload cleanly when the body stream errors
       // (workerd does), so a target can answer a body the proxy cut off.
-      if (body?.error) {
+      if (this.dropped === null && !this.body?.error && !isRedirect(response)) {
+        this.#deadlines.clear(this.#deadline);
+        return { response, url: this.url };
+      }
+    } catch (error) {
+      return this.#failed(error);
+    }
+    return this.#next(response);
+  }
+
+  /** After an answer `#answered` did not relay: the upload's error, a redirect to follow or to relay, or a dropped body to wait for. */
+  async #next(response: UpstreamResponse<Body>): Promise<Forwarded<Body>> {
+    let relayed: Forwarded<Body> | null;
+    try {
+      relayed = await this.#follow(response);
+    } catch (error) {
+      return this.#failed(error);
+    }
+    if (!relayed) {
+      this.hop++;
+      return this.send();
+    }
+    this.#deadlines.clear(this.#deadline);
+    return relayed;
+  }
+
+  /** What to relay after `response`, or null to send the next hop to its Location. */
+  async #follow(response: UpstreamResponse<Body>): Promise<Forwarded<Body> | null> {
+    const { body, url, method } = this;
+    if (body?.error) {
+      await response.body?.cancel();
+      throw body.error;
+    }
+    if (!isRedirect(response)) {
+      if (this.dropped) await this.dropped.settle(5_000);
+      return { response, url };
+    }
+    const location = response.headers.get('location') as string;
+    // Fetch standard, HTTP-redirect fetch step 12: 301/302 turn POST, and 303
+    // turns anything but GET/HEAD, into a GET without body; the rest keep both.
+    const toGet =
+      ((response.status === 301 || response.status === 302) && method === 'POST') ||
+      (response.status === 303 && method !== 'GET' && method !== 'HEAD');
+    const abort = this.#abort;
+    // Every byte of the body goes to the next hop, or the redirect goes to the client.
+    if (!toGet && body && !(await body.endHop(abort))) {
+      if (body.error) {
         await response.body?.cancel();
         throw body.error;
       }
-      const location = response.headers.get('location');
-      if (!REDIRECT_STATUSES.has(response.status) || location === null) {
-        if (dropped) await dropped.settle(5_000);
-        return { response, url };
-      }
-
-      // Fetch standard, HTTP-redirect fetch step 12: 301/302 turn POST, and 303
-      // turns anything but GET/HEAD, into a GET without body; the rest keep both.
-      const toGet =
-        ((response.status === 301 || response.status === 302) && method === 'POST') ||
-        (response.status === 303 && method !== 'GET' && method !== 'HEAD');
-      // Every byte of the body goes to the next hop, or the redirect goes to the client.
-      if (!toGet && body && !(await body.endHop(abort))) {
-        if (body.error) {
-          await response.body?.cancel();
-          throw body.error;
-        }
-        // Answered while the client still sends, node:http closes the connection
-        // under the unread rest and the client may never read the redirect
-        // (with drainUploads; elsewhere the rest is cancelled and settle returns at once).
-        body.dropRest();
-        await body.settle(5_000);
-        return { response, url };
-      }
-      await response.body?.cancel();
-      const next = nextHop(location, url, hop, options.maxRedirects);
-      headers = new Fields(headers);
-      if (next.origin !== url.origin) headers.delete('authorization');
-      if (toGet) {
-        method = 'GET';
-        // As for a relayed 307/308: with drainUploads the rest is read and dropped
-        // (cancelled mid-upload, node:http loses the client's connection), elsewhere
-        // cancelled. No hop carries it any more: past CORSWAY_MAX_BODY_BYTES it aborts none.
-        if (body) {
-          body.onOverflow = () => {};
-          body.dropRest();
-          dropped = body;
-        }
-        body = null;
-        for (const name of BODY_HEADERS) headers.delete(name);
-      }
-      url = next;
+      // Answered while the client still sends, node:http closes the connection
+      // under the unread rest and the client may never read the redirect
+      // (with drainUploads; elsewhere the rest is cancelled and settle returns at once).
+      body.dropRest();
+      await body.settle(5_000);
+      return { response, url };
     }
-  } catch (error) {
-    // With drainUploads, the 413 waits until the rest of the upload arrived
-    // (bounded): node:http resets a connection answered while the client still
-    // sends, and the client never reads its 413.
-    await first.body?.settle(5_000);
-    throw upstreamError(error, { timedOut, body: first.body, timeoutMs: options.timeoutMs, url });
-  } finally {
-    deadlines.clear(deadline);
+    await response.body?.cancel();
+    const next = nextHop(location, url, this.hop, this.#options.maxRedirects);
+    const headers = new Fields(this.headers);
+    if (next.origin !== url.origin) headers.delete('authorization');
+    if (toGet) {
+      this.method = 'GET';
+      // As for a relayed 307/308: with drainUploads the rest is read and dropped
+      // (cancelled mid-upload, node:http loses the client's connection), elsewhere
+      // cancelled. No hop carries it any more: past CORSWAY_MAX_BODY_BYTES it aborts none.
+      if (body) {
+        body.onOverflow = () => {};
+        body.dropRest();
+        this.dropped = body;
+      }
+      this.body = null;
+      for (const name of BODY_HEADERS) headers.delete(name);
+    }
+    this.headers = headers;
+    this.url = next;
+    return null;
   }
+
+  /** Every failure, once: becomes the SPEC's error, after the rest of an upload was read when it is drained. */
+  async #failed(error: unknown): Promise<never> {
+    try {
+      // With drainUploads, the 413 waits until the rest of the upload arrived
+      // (bounded): node:http resets a connection answered while the client still
+      // sends, and the client never reads its 413.
+      await this.#upload?.settle(5_000);
+      throw upstreamError(error, {
+        timedOut: this.timedOut,
+        body: this.#upload,
+        timeoutMs: this.#options.timeoutMs,
+        url: this.url,
+      });
+    } finally {
+      this.#deadlines.clear(this.#deadline);
+    }
+  }
+}
+
+/** A redirect the proxy follows: a redirect status with a Location. */
+function isRedirect(response: UpstreamResponse<Cancellable>): boolean {
+  return REDIRECT_STATUSES.has(response.status) && response.headers.get('location') !== null;
 }
 
 /**
