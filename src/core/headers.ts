@@ -130,17 +130,18 @@ function startsWithAny(name: string, prefixes: readonly string[]): boolean {
 /** The headers to send upstream, with our `Via` entry appended. */
 export function requestHeaders(incoming: HeaderMap): Fields {
   const named = connectionNamed(incoming);
-  const out = new Fields();
+  const out: string[] = [];
   let via: string | null = null;
   incoming.forEach((value, name) => {
     // Relayed last, with our entry (even when Connection names it): read here, not looked up again.
     if (name === 'via') via = via === null ? value : `${via}, ${value}`;
     else if (!(REQUEST_DROP.has(name) || named.has(name) || startsWithAny(name, REQUEST_DROP_PREFIXES))) {
-      out.append(name, value);
+      out.push(name, value);
     }
   });
-  out.append('via', via ? `${via}, 1.1 ${VIA_TOKEN}` : `1.1 ${VIA_TOKEN}`);
-  return out;
+  out.push('via', via ? `${via}, 1.1 ${VIA_TOKEN}` : `1.1 ${VIA_TOKEN}`);
+  // Copied at its exact length (fromRaw): these fields are held while the target is waited for.
+  return Fields.fromRaw(out);
 }
 
 /** True when `Via` says the request already passed through this proxy. */
