@@ -88,28 +88,31 @@ export function nodeUpstream(options: {
   };
 }
 
-/** Sends one request; `origin` in place of the URL's keeps the name in Host (and SNI). */
-function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string) {
+/**
+ * Sends one request; `origin` in place of the URL's keeps the name in Host (and SNI).
+ * No closure here closes over this frame: the abort listener lives until the
+ * answer, and would keep the request, its headers and its URL alive with it.
+ */
+function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string): Promise<UpstreamResponse<SocketBody>> {
+  const exchange = new Exchange();
+  request.onAbort((why) => exchange.abort(why));
   const { url, method, headers, body } = request;
-  return new Promise<UpstreamResponse<SocketBody>>((resolve, reject) => {
-    const exchange = new Exchange(resolve, reject);
-    request.onAbort((why) => exchange.abort(why));
-    try {
-      agent.dispatch(
-        {
-          origin: origin ?? url.origin,
-          path: url.pathname + url.search,
-          method: method as Dispatcher.HttpMethod,
-          headers: origin ? [...headers.flat(), 'host', url.host] : headers.flat(),
-          // undici writes an async iterable to the socket chunk by chunk.
-          body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
-        },
-        exchange,
-      );
-    } catch (error) {
-      reject(error);
-    }
-  });
+  try {
+    agent.dispatch(
+      {
+        origin: origin ?? url.origin,
+        path: url.pathname + url.search,
+        method: method as Dispatcher.HttpMethod,
+        headers: origin ? [...headers.flat(), 'host', url.host] : headers.flat(),
+        // undici writes an async iterable to the socket chunk by chunk.
+        body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
+      },
+      exchange,
+    );
+  } catch (error) {
+    exchange.fail(error);
+  }
+  return exchange.answer;
 }
 
 /**
@@ -118,16 +121,25 @@ function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string) 
  * alive across the wait for the target (docs/decisions/node24-pretenuring.md).
  */
 class Exchange implements Dispatcher.DispatchHandler {
-  readonly #resolve: (response: UpstreamResponse<SocketBody>) => void;
-  readonly #reject: (error: Error) => void;
+  /** The target's answer, once its head arrived. */
+  readonly answer: Promise<UpstreamResponse<SocketBody>>;
+  #resolve!: (response: UpstreamResponse<SocketBody>) => void;
+  #reject!: (error: unknown) => void;
   #controller: Dispatcher.DispatchController | null = null;
   #target: SocketBody | null = null;
   #reason: Error | null = null;
   #ended = false;
 
-  constructor(resolve: (response: UpstreamResponse<SocketBody>) => void, reject: (error: Error) => void) {
-    this.#resolve = resolve;
-    this.#reject = reject;
+  constructor() {
+    this.answer = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** The request failed before undici took it. */
+  fail(error: unknown): void {
+    this.#reject(error);
   }
 
   /** The request's abort: before the request starts, it is aborted as it starts. */
