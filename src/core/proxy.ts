@@ -25,7 +25,14 @@ import { checkOrigin, checkRequest } from './policy.ts';
 import type { RequestRecord } from './record.ts';
 import { parseTarget } from './target.ts';
 import { targetHeaderTable } from './target-headers.ts';
-import { type Cancellable, type ForwardOptions, forward, type Upstream, type UpstreamResponse } from './upstream.ts';
+import {
+  type Cancellable,
+  type Forwarded,
+  type ForwardOptions,
+  forward,
+  type Upstream,
+  type UpstreamResponse,
+} from './upstream.ts';
 
 /*
  * The proxy itself, on any runtime: a request to a target in, the answer to
@@ -151,91 +158,175 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     targetHeaders: config.targetHeaders.length > 0 ? targetHeaderTable(config.targetHeaders) : null,
   };
 
-  /** One async frame from the request to its answer: each frame more costs a promise and a turn of the microtask queue. */
-  const proxy = async (req: Incoming): Promise<Answer<Body>> => {
+  /**
+   * From the request to its answer. Not async: a suspended async function keeps
+   * its whole register file for every request waiting for its target; what waits
+   * here is the trace and one `then` on forward's promise (docs/decisions/node24-pretenuring.md).
+   */
+  const proxy = (req: Incoming): Promise<Answer<Body>> => {
     const started = recorded ? Date.now() : 0;
     metrics?.requestStarted();
     const { method, headers: incoming } = req;
     const origin = incoming.get('origin');
-    // Read now: once the client has gone, its socket no longer has an address.
-    const client = recorded ? clientKey(req.client()) : '';
-    const trace: Trace = { target: null, upstreamMs: null, key: null, meter: null };
-    let answer: Omit<Answer<Body>, 'sent'>;
-    let code: string | null = null;
+    const trace: Trace = {
+      method,
+      origin,
+      // Read now: once the client has gone, its socket no longer has an address.
+      client: recorded ? clientKey(req.client()) : '',
+      started,
+      target: null,
+      upstreamMs: null,
+      key: null,
+      meter: null,
+    };
     try {
       const preflight = checkPreflight(config, method, incoming, origin);
-      if (preflight) answer = ownAnswer(204, preflight, null);
-      else {
-        checkRequest(config, method, incoming);
-        const presented = incoming.get(KEY_HEADER);
-        // Awaited only when there is a key to look up or a budget to spend: each await costs a turn of the microtask queue.
-        const key = presented === null && config.anonymous ? null : await identify(presented, origin);
-        trace.key = key;
-        const budget = limiter || bytesLimiter ? await spend(req.client, origin, key) : NO_BUDGET;
-        if (budget.bytes) {
-          const { name, spec } = budget.bytes;
-          trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
-        }
-        const url = parseTarget(req.target);
-        trace.target = url;
-        const body = clientBody(req);
-        const asked = recorded ? Date.now() : 0;
-        const { response: res, url: finalUrl } = await forward(
-          upstream,
-          { url, method, headers: requestHeaders(incoming), body, abort: req.abort, client: req.client },
-          forwarding,
-        );
-        if (recorded) trace.upstreamMs = Date.now() - asked;
-        const unrelayable = refusalOf(method, res, budget.headers);
-        if (unrelayable) {
-          await res.body?.cancel();
-          throw unrelayable;
-        }
-        let resBody = res.body;
-        if (resBody && NULL_BODY.has(res.status)) {
-          await resBody.cancel();
-          resBody = null;
-        }
-        answer = metered(
-          {
-            status: res.status,
-            headers: relayedHeaders(req, res, url, finalUrl, budget.headers, origin),
-            body: resBody,
-            limit: bodiless(method, res.status) ? 0 : config.maxResponseBytes,
-            progress: null,
-          },
-          trace.meter,
-        );
-      }
+      if (preflight) return Promise.resolve(finished(trace, ownAnswer(204, preflight, null), null));
+      checkRequest(config, method, incoming);
+      const presented = incoming.get(KEY_HEADER);
+      // A key to look up or a budget to spend is awaited; without, the target is asked at once.
+      if (presented === null && config.anonymous && !limiter && !bytesLimiter) return asked(req, trace, null);
+      return admitted(req, presented, trace);
     } catch (error) {
-      const refused = asProxyError(error);
-      code = refused.code;
-      const { status, headers, body } = refusal(refused, origin);
-      answer = ownAnswer(status, headers, body);
+      return Promise.resolve(refused(trace, error));
     }
+  };
+  return { handle: proxy, spendBudget };
+
+  /** The request's key looked up and its budgets spent, then the target asked. */
+  async function admitted(req: Incoming, presented: string | null, trace: Trace): Promise<Answer<Body>> {
+    try {
+      const key = presented === null && config.anonymous ? null : await identify(presented, trace.origin);
+      trace.key = key;
+      const budget = limiter || bytesLimiter ? await spend(req.client, trace.origin, key) : NO_BUDGET;
+      if (budget.bytes) {
+        const { name, spec } = budget.bytes;
+        trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
+      }
+      return asked(req, trace, budget.headers);
+    } catch (error) {
+      return refused(trace, error);
+    }
+  }
+
+  /**
+   * Asks the target; settles with the answer to send, a refusal included.
+   * @throws ProxyError for a target or a body refused before the target is asked.
+   */
+  function asked(req: Incoming, trace: Trace, budgetHeaders: Record<string, string> | null): Promise<Answer<Body>> {
+    const url = parseTarget(req.target);
+    trace.target = url;
+    const body = clientBody(req);
+    const at = recorded ? Date.now() : 0;
+    const first = {
+      url,
+      method: req.method,
+      headers: requestHeaders(req.headers),
+      body,
+      abort: req.abort,
+      client: req.client,
+    };
+    return forward(upstream, first, forwarding).then(
+      (forwarded) => {
+        if (recorded) trace.upstreamMs = Date.now() - at;
+        return answered(req, trace, url, forwarded, budgetHeaders);
+      },
+      (error: unknown) => refused(trace, error),
+    );
+  }
+
+  /** The target's final answer, examined before any of it is relayed. */
+  function answered(
+    req: Incoming,
+    trace: Trace,
+    url: URL,
+    forwarded: Forwarded<Body>,
+    budgetHeaders: Record<string, string> | null,
+  ): Answer<Body> | Promise<Answer<Body>> {
+    const res = forwarded.response;
+    try {
+      const unrelayable = refusalOf(req.method, res, budgetHeaders);
+      // Rare: the target's body is dropped first.
+      if (unrelayable || (res.body && NULL_BODY.has(res.status))) {
+        return bodyDropped(req, trace, url, forwarded, budgetHeaders, unrelayable);
+      }
+      return relayed(req, trace, url, forwarded, budgetHeaders, res.body);
+    } catch (error) {
+      return refused(trace, error);
+    }
+  }
+
+  /** A target's answer whose body is cancelled first: refused (`unrelayable`), or relayed without a body (a null-body status). */
+  async function bodyDropped(
+    req: Incoming,
+    trace: Trace,
+    url: URL,
+    forwarded: Forwarded<Body>,
+    budgetHeaders: Record<string, string> | null,
+    unrelayable: ProxyError | null,
+  ): Promise<Answer<Body>> {
+    try {
+      await forwarded.response.body?.cancel();
+      if (unrelayable) throw unrelayable;
+      return relayed(req, trace, url, forwarded, budgetHeaders, null);
+    } catch (error) {
+      return refused(trace, error);
+    }
+  }
+
+  /** The target's answer as relayed. */
+  function relayed(
+    req: Incoming,
+    trace: Trace,
+    url: URL,
+    { response: res, url: finalUrl }: Forwarded<Body>,
+    budgetHeaders: Record<string, string> | null,
+    body: Body | null,
+  ): Answer<Body> {
+    const answer = metered(
+      {
+        status: res.status,
+        headers: relayedHeaders(req, res, url, finalUrl, budgetHeaders, trace.origin),
+        body,
+        limit: bodiless(req.method, res.status) ? 0 : config.maxResponseBytes,
+        progress: null,
+      },
+      trace.meter,
+    );
+    return finished(trace, answer, null);
+  }
+
+  /** The proxy's refusal of the request, for any error. */
+  function refused(trace: Trace, error: unknown): Answer<Body> {
+    const refusedAs = asProxyError(error);
+    const { status, headers, body } = refusal(refusedAs, trace.origin);
+    return finished(trace, ownAnswer(status, headers, body), refusedAs.code);
+  }
+
+  /** The answer with its `sent`: the bandwidth charged and the request recorded once its body was sent. */
+  function finished(trace: Trace, answer: Omit<Answer<Body>, 'sent'>, code: string | null): Answer<Body> {
     // Only a target's body spends bandwidth; a refusal after the budget check spends none.
     const charged = answer.progress ? trace.meter : null;
     if (!recorded) return withSent(answer, charged ? (bytes) => charged.end(bytes) : ignore);
     const sent = (bytes: number) => {
       charged?.end(bytes);
       const record: RequestRecord = {
-        method,
-        client,
-        origin,
+        method: trace.method,
+        client: trace.client,
+        origin: trace.origin,
         key: trace.key?.fingerprint,
         target: (config.logTargetUrl ? trace.target?.href : trace.target?.origin) ?? null,
         status: answer.status,
         bytes,
         error: code,
-        ms: Date.now() - started,
+        ms: Date.now() - trace.started,
         upstreamMs: trace.upstreamMs,
       };
       log?.(record);
       metrics?.requestFinished(record);
     };
     return withSent(answer, sent);
-  };
-  return { handle: proxy, spendBudget };
+  }
 
   /** A target's body counted against the bandwidth budget as it is relayed. Not async: one promise less per request. */
   function metered(
@@ -451,6 +542,12 @@ function ownAnswer(status: number, headers: Fields, body: string | null): Omit<A
 
 /** What handling a request learned, for its record. */
 interface Trace {
+  readonly method: string;
+  readonly origin: string | null;
+  /** The client's key ('' when nothing is recorded). */
+  readonly client: string;
+  /** When the request came (0 when nothing is recorded). */
+  readonly started: number;
   target: URL | null;
   upstreamMs: number | null;
   /** The access key the request presented. */
