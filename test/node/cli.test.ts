@@ -11,7 +11,7 @@ interface Run {
 }
 
 /**
- * `corsway <args>` from the source, as a child process; resolves on exit, or,
+ * `corsway <args>` from the source, as a child process; resolves once it has exited and its output is read, or,
  * with `until`, once stderr matches it (then the process group is stopped).
  */
 function corsway(args: string[], env: Record<string, string> = {}, until?: RegExp): Promise<Run> {
@@ -37,7 +37,9 @@ function corsway(args: string[], env: Record<string, string> = {}, until?: RegEx
       run.stderr += d.toString();
       if (until?.test(run.stderr)) stop();
     });
-    child.on('exit', (code) => {
+    // 'close', not 'exit': a child can exit before its last stderr bytes were read, and under
+    // load the test then saw exit 2 with an empty stderr.
+    child.on('close', (code) => {
       clearTimeout(timer);
       run.code = code;
       resolve(run);
