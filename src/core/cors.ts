@@ -43,48 +43,82 @@ function listsToken(current: string, token: string): boolean {
  * replace; fields known absent are appended, not set (set scans to delete).
  */
 export function addCorsHeaders(headers: HeaderMap, origin: string | null): void {
-  const names: string[] = [];
-  let vary: string | null = null;
-  let cors = false;
-  headers.forEach((value, name) => {
-    if (name.startsWith('access-control-')) {
-      cors = true;
-      return;
-    }
-    if (name === 'vary') vary = vary === null ? value : `${vary}, ${value}`;
-    insertName(names, name);
-  });
+  exposed.start();
+  headers.forEach(see);
+  const { vary, cors } = exposed;
   if (cors) headers.set('access-control-allow-origin', origin ?? '*');
   else headers.append('access-control-allow-origin', origin ?? '*');
   // Even the `*` copy: a cache must not hand it to a page whose origin is refused.
   if (vary === null) {
     headers.append('vary', 'Origin');
-    insertName(names, 'vary');
+    exposed.insert('vary');
   } else if (!listsToken(vary, 'origin')) headers.set('vary', `${vary}, Origin`);
-  if (cors) headers.set('access-control-expose-headers', joined(names));
-  else headers.append('access-control-expose-headers', joined(names));
+  if (cors) headers.set('access-control-expose-headers', exposed.joined());
+  else headers.append('access-control-expose-headers', exposed.joined());
 }
 
 /**
- * Adds `name` to `names`, kept once each in code-unit order: sorted by
- * insertion as they come, as Array.prototype.sort took about 1% of a small
- * proxied request's CPU (docs/decisions/node-s1.md).
+ * What one addCorsHeaders pass finds. One for the module, reused: a pass runs
+ * to its end synchronously, and a list and a closure per response were a
+ * twentieth of a small proxied request's allocation (docs/decisions/node24-pretenuring.md).
  */
-function insertName(names: string[], name: string): void {
-  let i = names.length;
-  while (i > 0 && (names[i - 1] as string) > name) i--;
-  if (i > 0 && names[i - 1] === name) return;
-  names.push(name);
-  for (let j = names.length - 1; j > i; j--) names[j] = names[j - 1] as string;
-  names[i] = name;
+class Exposed {
+  /** The names to expose, kept once each in code-unit order, in the first `count` slots. */
+  readonly names: string[] = [];
+  count = 0;
+  vary: string | null = null;
+  cors = false;
+  /** The last list joined, and its names: a target answers with the same names request after request. */
+  #lastNames: string[] = [];
+  #lastJoined = '';
+
+  start(): void {
+    this.count = 0;
+    this.vary = null;
+    this.cors = false;
+  }
+
+  /**
+   * Adds `name`, sorted by insertion as they come: Array.prototype.sort took
+   * about 1% of a small proxied request's CPU (docs/decisions/node-s1.md).
+   */
+  insert(name: string): void {
+    const names = this.names;
+    let i = this.count;
+    while (i > 0 && (names[i - 1] as string) > name) i--;
+    if (i > 0 && names[i - 1] === name) return;
+    for (let j = this.count; j > i; j--) names[j] = names[j - 1] as string;
+    names[i] = name;
+    this.count++;
+  }
+
+  /** The names joined with ", ", the last list's string again when the names are the same. */
+  joined(): string {
+    const { names, count } = this;
+    const last = this.#lastNames;
+    let same = last.length === count;
+    for (let i = 0; same && i < count; i++) same = last[i] === names[i];
+    if (same) return this.#lastJoined;
+    // Concatenation costs less than `join`.
+    let list = count > 0 ? (names[0] as string) : '';
+    for (let i = 1; i < count; i++) {
+      list += ', ';
+      list += names[i];
+    }
+    this.#lastNames = names.slice(0, count);
+    this.#lastJoined = list;
+    return list;
+  }
 }
 
-/** The names joined with ", " by concatenation, which costs less than `join`. */
-function joined(names: readonly string[]): string {
-  let list = names.length > 0 ? (names[0] as string) : '';
-  for (let i = 1; i < names.length; i++) {
-    list += ', ';
-    list += names[i];
+const exposed = new Exposed();
+
+/** addCorsHeaders' callback, made once: one closing over the pass's locals was made on every response. */
+function see(value: string, name: string): void {
+  if (name.startsWith('access-control-')) {
+    exposed.cors = true;
+    return;
   }
-  return list;
+  if (name === 'vary') exposed.vary = exposed.vary === null ? value : `${exposed.vary}, ${value}`;
+  exposed.insert(name);
 }

@@ -140,3 +140,37 @@ describe('addCorsHeaders(headers, origin)', () => {
     expect(h.pairs()).toEqual(expected);
   });
 });
+
+describe('addCorsHeaders, response after response', () => {
+  const exposed = (names: string[]) => {
+    const fields = new Fields();
+    for (const name of names) fields.append(name, 'x');
+    addCorsHeaders(fields, 'https://a.example');
+    return fields.get('access-control-expose-headers');
+  };
+
+  test('each response exposes its own names, whatever the one before exposed', () => {
+    expect(exposed(['date', 'content-type'])).toBe('content-type, date, vary');
+    expect(exposed(['date', 'content-type'])).toBe('content-type, date, vary');
+    expect(exposed(['date', 'content-typf'])).toBe('content-typf, date, vary');
+    expect(exposed(['date', 'x-a'])).toBe('date, vary, x-a');
+    expect(exposed(['date', 'x-b'])).toBe('date, vary, x-b');
+    expect(exposed(['date'])).toBe('date, vary');
+    expect(exposed(['date', 'content-type', 'x-more'])).toBe('content-type, date, vary, x-more');
+    expect(exposed([])).toBe('vary');
+    expect(exposed(['date', 'content-type'])).toBe('content-type, date, vary');
+  });
+
+  test('a response with its own Vary or CORS fields after one without', () => {
+    expect(exposed(['date'])).toBe('date, vary');
+    const fields = new Fields({ vary: 'Accept', 'access-control-allow-origin': '*', date: 'x' });
+    addCorsHeaders(fields, 'https://a.example');
+    expect(fields.get('vary')).toBe('Accept, Origin');
+    expect(fields.get('access-control-allow-origin')).toBe('https://a.example');
+    expect(exposed(['date'])).toBe('date, vary');
+    const plain = new Fields({ date: 'x' });
+    addCorsHeaders(plain, null);
+    expect(plain.get('vary')).toBe('Origin');
+    expect(plain.get('access-control-allow-origin')).toBe('*');
+  });
+});
