@@ -36,10 +36,15 @@ export class Fields implements HeaderMap {
 
   /** From Node's `rawHeaders` (name, value, ... as sent). */
   static fromRaw(raw: readonly string[]): Fields {
-    const fields = new Fields();
     // A copy of exactly its length: grown by push it would hold up to 17 slots of slack, for as long as the request lasts.
     const list = raw.slice();
     for (let i = 0; i < list.length; i += 2) list[i] = (list[i] as string).toLowerCase();
+    return Fields.adopt(list);
+  }
+
+  /** Over `list` (name, value, ..., names lower case) itself, not a copy: the caller lets go of it. */
+  static adopt(list: string[]): Fields {
+    const fields = new Fields();
     fields.#list = list;
     return fields;
   }

@@ -127,21 +127,48 @@ function startsWithAny(name: string, prefixes: readonly string[]): boolean {
   return false;
 }
 
+/** Our `Via` entry, one string for every request. */
+const VIA_ENTRY = `1.1 ${VIA_TOKEN}`;
+
 /** The headers to send upstream, with our `Via` entry appended. */
 export function requestHeaders(incoming: HeaderMap): Fields {
-  const named = connectionNamed(incoming);
-  const out: string[] = [];
-  let via: string | null = null;
-  incoming.forEach((value, name) => {
-    // Relayed last, with our entry (even when Connection names it): read here, not looked up again.
-    if (name === 'via') via = via === null ? value : `${via}, ${value}`;
-    else if (!(REQUEST_DROP.has(name) || named.has(name) || startsWithAny(name, REQUEST_DROP_PREFIXES))) {
-      out.push(name, value);
-    }
-  });
-  out.push('via', via ? `${via}, 1.1 ${VIA_TOKEN}` : `1.1 ${VIA_TOKEN}`);
-  // Copied at its exact length (fromRaw): these fields are held while the target is waited for.
-  return Fields.fromRaw(out);
+  const copy = forwardedCopy;
+  copy.named = connectionNamed(incoming);
+  copy.count = 0;
+  copy.via = null;
+  incoming.forEach(forwardOne);
+  const { list, via } = copy;
+  // Relayed last, with our entry (even when Connection names it).
+  list[copy.count++] = 'via';
+  list[copy.count++] = via ? `${via}, ${VIA_ENTRY}` : VIA_ENTRY;
+  // Copied at its exact length: these fields are held while the target is waited for.
+  const fields = Fields.adopt(list.slice(0, copy.count));
+  // No client's credentials kept past its request.
+  list.fill('', 0, copy.count);
+  return fields;
+}
+
+/**
+ * requestHeaders' pass: one for the module, reused (a pass runs to its end
+ * synchronously), so a response's forwarded fields are allocated once, at
+ * their length, with no closure and no list grown by push (docs/decisions/node24-pretenuring.md).
+ */
+const forwardedCopy = {
+  /** name, value, ... in the first `count` slots. */
+  list: [] as string[],
+  count: 0,
+  named: NONE,
+  via: null as string | null,
+};
+
+function forwardOne(value: string, name: string): void {
+  const copy = forwardedCopy;
+  // Read here, not looked up again.
+  if (name === 'via') copy.via = copy.via === null ? value : `${copy.via}, ${value}`;
+  else if (!(REQUEST_DROP.has(name) || copy.named.has(name) || startsWithAny(name, REQUEST_DROP_PREFIXES))) {
+    copy.list[copy.count++] = name;
+    copy.list[copy.count++] = value;
+  }
 }
 
 /** True when `Via` says the request already passed through this proxy. */

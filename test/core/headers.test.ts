@@ -9,6 +9,23 @@ import {
 } from '../../src/core/headers.ts';
 
 describe('requestHeaders(client headers) -> what the target gets', () => {
+  test('a request gets only its own fields, whatever the one before had', () => {
+    const first = requestHeaders(new Headers({ authorization: 'Bearer one', accept: 'a', 'x-a': '1', via: '1.0 p' }));
+    expect(first.flat()).toEqual([
+      'accept',
+      'a',
+      'authorization',
+      'Bearer one',
+      'x-a',
+      '1',
+      'via',
+      '1.0 p, 1.1 corsway',
+    ]);
+    const second = requestHeaders(new Headers({ accept: 'b' }));
+    expect(second.flat()).toEqual(['accept', 'b', 'via', '1.1 corsway']);
+    expect(first.get('authorization')).toBe('Bearer one');
+  });
+
   test.each([
     ['cookie', 'a=1'],
     ['host', 'proxy.example'],
