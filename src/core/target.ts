@@ -86,12 +86,16 @@ export function parseTarget(raw: string): TargetURL {
     throw invalid('The target URL contains spaces or control characters. Percent-encode them.');
   }
   let scheme = '';
+  /** The target as sent, when it is already the URL to parse: `http://host/...`, as clients write it. */
+  let whole: string | null = null;
   const m = known ? null : SCHEME.exec(text);
   if (known) {
     scheme = known === 5 ? 'http' : 'https';
     let start = known;
     while (text.charCodeAt(start) === SLASH) start++;
-    text = text.slice(start);
+    // Parsed as sent, not sliced and joined again: two strings less per request.
+    if (start === known + 2) whole = text;
+    else text = text.slice(start);
   } else if (m) {
     scheme = (m[1] as string).toLowerCase();
     if (scheme !== 'http' && scheme !== 'https') {
@@ -103,7 +107,7 @@ export function parseTarget(raw: string): TargetURL {
   }
   let url: URL;
   try {
-    url = new URL(`${scheme || 'https'}://${text}`);
+    url = new URL(whole ?? `${scheme || 'https'}://${text}`);
     if (!scheme && url.port === '80') url = new URL(`http://${text}`);
   } catch {
     throw invalid(
