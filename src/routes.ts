@@ -83,6 +83,13 @@ export interface RequestFacts {
 /** A Host header that names a host: a DNS name or IPv4 (unicode allowed), or an IPv6 literal, with an optional port. */
 const AUTHORITY = /^(?:[^\s/?#@[\]\\:<>"'`^{}|]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
+/**
+ * The last origin and mount point without trustProxy, and the scheme and base
+ * they make: a client sends the same Host request after request, and the
+ * slice, check and concatenation were bytes allocated on every one.
+ */
+let lastBase: { origin: string; mount: string; scheme: 'http:' | 'https:'; base: string } | null = null;
+
 function malformed(message: string): ProxyError {
   return new ProxyError('invalid_target', message);
 }
@@ -93,14 +100,25 @@ function malformed(message: string): ProxyError {
  */
 export function requestFacts(line: RequestLine): RequestFacts {
   const { method, headers } = line;
-  const authority = line.origin.slice(line.origin.indexOf('//') + 2);
-  if (!AUTHORITY.test(authority)) {
-    throw malformed(`The request's Host header "${authority.slice(0, 100)}" is not a host name.`);
-  }
   const trust = line.trustProxy;
-  const scheme = (trust && forwardedScheme(headers.get('x-forwarded-proto'))) || schemeOf(line.origin);
   const mount = line.mount ?? '';
-  const base = `${scheme}//${authority}${mount}`;
+  const origin = line.origin;
+  const memo = lastBase;
+  let scheme: 'http:' | 'https:';
+  let base: string;
+  // Without trustProxy the origin alone decides the scheme; with it, the headers do too.
+  if (!trust && memo !== null && origin === memo.origin && mount === memo.mount) {
+    scheme = memo.scheme;
+    base = memo.base;
+  } else {
+    const authority = origin.slice(origin.indexOf('//') + 2);
+    if (!AUTHORITY.test(authority)) {
+      throw malformed(`The request's Host header "${authority.slice(0, 100)}" is not a host name.`);
+    }
+    scheme = (trust && forwardedScheme(headers.get('x-forwarded-proto'))) || schemeOf(origin);
+    base = `${scheme}//${authority}${mount}`;
+    if (!trust) lastBase = { origin, mount, scheme, base };
+  }
 
   const below = originForm(line.target).slice(mount.length);
   const q = below.indexOf('?');

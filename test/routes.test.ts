@@ -150,3 +150,21 @@ describe('requestFacts: body and client', () => {
     expect(f.client()).toBe('192.0.2.1');
   });
 });
+
+describe('requestFacts, request after request', () => {
+  test('each request has its own Host, mount and scheme, whatever the one before had', () => {
+    expect(facts('GET', '/https://a.example/x').base).toBe('http://proxy.test:8080');
+    expect(facts('GET', '/https://a.example/x').base).toBe('http://proxy.test:8080');
+    expect(facts('GET', '/https://a.example/x', { host: 'other.test' }).base).toBe('http://other.test');
+    expect(facts('GET', '/p/https://a.example/x', { host: 'other.test' }, { mount: '/p' }).base).toBe(
+      'http://other.test/p',
+    );
+    const forwarded = { host: 'other.test', 'x-forwarded-proto': 'https' };
+    expect(facts('GET', '/https://a.example/x', forwarded, { trustProxy: true }).base).toBe('https://other.test');
+    expect(facts('GET', '/https://a.example/x', forwarded).base).toBe('http://other.test');
+    expect(() => facts('GET', '/https://a.example/x', { host: 'bad host' })).toThrow(ProxyError);
+    expect(facts('GET', '/https://a.example/x', { host: 'other.test' }).base).toBe('http://other.test');
+    expect(() => requestFacts({ ...line('GET', '/https://a.example/x'), origin: '' })).toThrow(ProxyError);
+    expect(() => requestFacts({ ...line('GET', '/https://a.example/x'), origin: '' })).toThrow(ProxyError);
+  });
+});
