@@ -130,44 +130,64 @@ function startsWithAny(name: string, prefixes: readonly string[]): boolean {
 /** Our `Via` entry, one string for every request. */
 const VIA_ENTRY = `1.1 ${VIA_TOKEN}`;
 
-/** The headers to send upstream, with our `Via` entry appended. */
-export function requestHeaders(incoming: HeaderMap): Fields {
-  const copy = forwardedCopy;
-  copy.named = connectionNamed(incoming);
-  copy.count = 0;
-  copy.via = null;
-  incoming.forEach(forwardOne);
-  const { list, via } = copy;
-  // Relayed last, with our entry (even when Connection names it).
-  list[copy.count++] = 'via';
-  list[copy.count++] = via ? `${via}, ${VIA_ENTRY}` : VIA_ENTRY;
-  // Copied at its exact length: these fields are held while the target is waited for.
-  const fields = Fields.adopt(list.slice(0, copy.count));
-  // No client's credentials kept past its request.
-  list.fill('', 0, copy.count);
-  return fields;
+/**
+ * The fields one pass over a message keeps, gathered in a list reused by
+ * every pass (each runs to its end synchronously) and copied once: no list
+ * grown by push (17 slots, then 41) and no closure per message
+ * (docs/decisions/node24-pretenuring.md).
+ */
+class Gathered {
+  /** name, value, ... in the first `count` slots. */
+  readonly list: string[] = [];
+  count = 0;
+  named: ReadonlySet<string> = NONE;
+  via: string | null = null;
+
+  start(named: ReadonlySet<string>): void {
+    this.count = 0;
+    this.named = named;
+    this.via = null;
+  }
+
+  add(name: string, value: string): void {
+    this.list[this.count++] = name;
+    this.list[this.count++] = value;
+  }
+
+  /**
+   * The fields gathered, with room for `room` entries more: V8 keeps a list's
+   * slots when its length is cut by less than half, so appending as many
+   * later copies nothing. The reused list is emptied: no message's fields (a
+   * client's credentials) stay in it.
+   */
+  take(room: number): Fields {
+    const { list, count } = this;
+    while (list.length < count + room) list.push('');
+    const taken = list.slice(0, count + room);
+    taken.length = count;
+    list.fill('', 0, count);
+    return Fields.adopt(taken);
+  }
 }
 
-/**
- * requestHeaders' pass: one for the module, reused (a pass runs to its end
- * synchronously), so a response's forwarded fields are allocated once, at
- * their length, with no closure and no list grown by push (docs/decisions/node24-pretenuring.md).
- */
-const forwardedCopy = {
-  /** name, value, ... in the first `count` slots. */
-  list: [] as string[],
-  count: 0,
-  named: NONE,
-  via: null as string | null,
-};
+const forwarded = new Gathered();
+
+/** The headers to send upstream, with our `Via` entry appended. */
+export function requestHeaders(incoming: HeaderMap): Fields {
+  forwarded.start(connectionNamed(incoming));
+  incoming.forEach(forwardOne);
+  const { via } = forwarded;
+  // Relayed last, with our entry (even when Connection names it).
+  forwarded.add('via', via ? `${via}, ${VIA_ENTRY}` : VIA_ENTRY);
+  // At its exact length: these fields are held while the target is waited for.
+  return forwarded.take(0);
+}
 
 function forwardOne(value: string, name: string): void {
-  const copy = forwardedCopy;
   // Read here, not looked up again.
-  if (name === 'via') copy.via = copy.via === null ? value : `${copy.via}, ${value}`;
-  else if (!(REQUEST_DROP.has(name) || copy.named.has(name) || startsWithAny(name, REQUEST_DROP_PREFIXES))) {
-    copy.list[copy.count++] = name;
-    copy.list[copy.count++] = value;
+  if (name === 'via') forwarded.via = forwarded.via === null ? value : `${forwarded.via}, ${value}`;
+  else if (!(REQUEST_DROP.has(name) || forwarded.named.has(name) || startsWithAny(name, REQUEST_DROP_PREFIXES))) {
+    forwarded.add(name, value);
   }
 }
 
@@ -184,16 +204,22 @@ export function hasLooped(incoming: HeaderMap): boolean {
  * proxy's origin (WWW-Authenticate renamed).
  */
 export function responseHeaders(upstream: HeaderMap): Fields {
-  const named = connectionNamed(upstream);
-  const out = new Fields();
-  upstream.forEach((value, name) => {
-    if (RESPONSE_DROP.has(name) || named.has(name) || startsWithAny(name, RESPONSE_DROP_PREFIXES)) return;
-    // The target's is replaced by ours, appended last.
-    if (name === 'x-content-type-options') return;
-    out.append(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
-  });
+  relayed.start(connectionNamed(upstream));
+  upstream.forEach(relayOne);
   // A proxied page opened directly must not run script as the proxy's origin.
-  out.append('content-security-policy', 'sandbox');
-  out.append('x-content-type-options', 'nosniff');
-  return out;
+  relayed.add('content-security-policy', 'sandbox');
+  relayed.add('x-content-type-options', 'nosniff');
+  return relayed.take(ADDED_LATER);
+}
+
+const relayed = new Gathered();
+
+/** Entries the proxy appends to a relayed response after these: X-Request-URL, X-Final-URL and three CORS fields. */
+const ADDED_LATER = 10;
+
+function relayOne(value: string, name: string): void {
+  if (RESPONSE_DROP.has(name) || relayed.named.has(name) || startsWithAny(name, RESPONSE_DROP_PREFIXES)) return;
+  // The target's is replaced by ours, appended last.
+  if (name === 'x-content-type-options') return;
+  relayed.add(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
 }

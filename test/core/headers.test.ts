@@ -116,6 +116,37 @@ describe('hasLooped(Via)', () => {
 });
 
 describe('responseHeaders(target headers) -> what the client gets', () => {
+  test('a response gets only its own fields, whatever the one before had, and takes more after them', () => {
+    const first = responseHeaders(new Headers({ 'x-a': '1', 'x-b': '2', 'x-c': '3' }));
+    const second = responseHeaders(new Headers({ 'x-d': '4' }));
+    second.append('x-request-url', 'u');
+    for (let i = 0; i < 20; i++) second.append(`x-${i}`, String(i));
+    expect(first.flat()).toEqual([
+      'x-a',
+      '1',
+      'x-b',
+      '2',
+      'x-c',
+      '3',
+      'content-security-policy',
+      'sandbox',
+      'x-content-type-options',
+      'nosniff',
+    ]);
+    expect(second.flat().slice(0, 8)).toEqual([
+      'x-d',
+      '4',
+      'content-security-policy',
+      'sandbox',
+      'x-content-type-options',
+      'nosniff',
+      'x-request-url',
+      'u',
+    ]);
+    expect(second.flat()).toHaveLength(48);
+    expect(second.get('x-19')).toBe('19');
+  });
+
   test.each([
     'set-cookie',
     'set-cookie2',
