@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.ts';
 import { Abort } from '../core/abort.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
@@ -44,42 +44,37 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
       app(req, res);
       return;
     }
-    ask(proxy, facts, req, res, headers).then(
-      (answer) => send(answer, res, headers.get('origin')),
-      (error: unknown) => {
-        console.error(error);
-        res.destroy();
-      },
-    );
+    // The watch, the abort and the callbacks below close over this one scope: each
+    // context lives as long as the request waits for its target (docs/decisions/node24-pretenuring.md).
+    // Watched only once the request goes to a target: a preflight needs no watch.
+    // `on`, not `once`: a response closes once, and `once` wraps every listener in a bound function.
+    const abort = new Abort(() => {
+      if (res.destroyed) gone(res, abort);
+      else res.on('close', () => gone(res, abort));
+    });
+    proxy
+      .handle({
+        method: req.method ?? 'GET',
+        target: facts.target,
+        base: facts.base,
+        headers,
+        body: facts.hasBody ? incomingBody(req) : null,
+        abort,
+        client: facts.client,
+      })
+      .then(
+        (answer) => send(answer, res, headers.get('origin')),
+        (error: unknown) => {
+          console.error(error);
+          res.destroy();
+        },
+      );
   };
 }
 
-/** Asks the proxy core for its answer to a request read from node:http. */
-function ask(
-  proxy: CorsProxy<NodeBody>,
-  facts: RequestFacts,
-  req: IncomingMessage,
-  res: ServerResponse,
-  headers: Fields,
-): Promise<Answer<NodeBody>> {
-  // Watched only once the request goes to a target: a preflight needs no watch.
-  // `on`, not `once`: a response closes once, and `once` wraps every listener in a bound function.
-  const gone = () => {
-    if (!res.writableFinished) abort.abort();
-  };
-  const abort = new Abort(() => {
-    if (res.destroyed) gone();
-    else res.on('close', gone);
-  });
-  return proxy.handle({
-    method: req.method ?? 'GET',
-    target: facts.target,
-    base: facts.base,
-    headers,
-    body: facts.hasBody ? incomingBody(req) : null,
-    abort,
-    client: facts.client,
-  });
+/** The client went away before its response was sent: its upstream work stops. */
+function gone(res: ServerResponse, abort: Abort): void {
+  if (!res.writableFinished) abort.abort();
 }
 
 function send(answer: Answer<NodeBody>, res: ServerResponse, origin: string | null): void {
