@@ -170,10 +170,10 @@ class Forwarding<Body extends Cancellable> {
     this.#upload = first.body;
     this.#options = options;
     this.#deadlines = options.deadlines ?? timerDeadlines(options.timeoutMs);
-    this.#deadline = this.#deadlines.start(() => this.#expire());
-    // An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow).
-    const { abort } = first;
-    if (first.body) first.body.onOverflow = (error) => abort.abort(error);
+    // Bound methods, here and on the target's promise, not arrows: a closure holds a
+    // context too, and all of them live as long as the request waits for its target.
+    this.#deadline = this.#deadlines.start(this.#expire.bind(this));
+    if (first.body) abortOnOverflow(first.body, first.abort);
   }
 
   #expire(): void {
@@ -194,10 +194,7 @@ class Forwarding<Body extends Cancellable> {
     } catch (error) {
       return this.#failed(error);
     }
-    return response.then(
-      (answer) => this.#answered(answer),
-      (error: unknown) => this.#failed(error),
-    );
+    return response.then(this.#answered.bind(this), this.#failed.bind(this));
   }
 
   /** The target's answer: relayed at once when it is the last (nearly always), else `#next`. */
@@ -301,6 +298,11 @@ class Forwarding<Body extends Cancellable> {
       this.#deadlines.clear(this.#deadline);
     }
   }
+}
+
+/** An upload past CORSWAY_MAX_BODY_BYTES aborts the hop (see ReplayableBody.onOverflow). */
+function abortOnOverflow(body: ClientBody, abort: Abort): void {
+  body.onOverflow = (error) => abort.abort(error);
 }
 
 /** A redirect the proxy follows: a redirect status with a Location. */
