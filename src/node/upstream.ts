@@ -124,23 +124,22 @@ function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string):
 class Exchange implements Dispatcher.DispatchHandler {
   /** The target's answer, once its head arrived. */
   readonly answer: Promise<UpstreamResponse<SocketBody>>;
-  #resolve!: (response: UpstreamResponse<SocketBody>) => void;
-  #reject!: (error: unknown) => void;
+  /** Settles `answer`; it rejects through it too, so the `reject` function is not held while the request waits. */
+  #resolve!: (response: UpstreamResponse<SocketBody> | Promise<never>) => void;
   #controller: Dispatcher.DispatchController | null = null;
   #target: SocketBody | null = null;
   #reason: Error | null = null;
   #ended = false;
 
   constructor() {
-    this.answer = new Promise((resolve, reject) => {
+    this.answer = new Promise((resolve) => {
       this.#resolve = resolve;
-      this.#reject = reject;
     });
   }
 
-  /** The request failed before undici took it. */
+  /** The request failed before undici took it, or before the target's head arrived. */
   fail(error: unknown): void {
-    this.#reject(error);
+    this.#resolve(Promise.reject(error));
   }
 
   /** The request's abort: before the request starts, it is aborted as it starts. */
@@ -189,7 +188,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_: Dispatcher.DispatchController, error: Error): void {
     this.#ended = true;
     if (this.#target) this.#target.finish(error);
-    else this.#reject(error);
+    else this.fail(error);
   }
 }
 
