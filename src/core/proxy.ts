@@ -27,9 +27,10 @@ import { parseTarget } from './target.ts';
 import { targetHeaderTable } from './target-headers.ts';
 import {
   type Cancellable,
+  type ForwardEnd,
   type Forwarded,
   type ForwardOptions,
-  forward,
+  forwardTo,
   type Upstream,
   type UpstreamResponse,
 } from './upstream.ts';
@@ -159,9 +160,39 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
   };
 
   /**
+   * A request waiting for its target, and what forward calls when it answered
+   * or failed: one object, where two callbacks on forward's promise, their
+   * context and a promise more were held (docs/decisions/node24-pretenuring.md).
+   */
+  class Waiting implements ForwardEnd<Body, Answer<Body>> {
+    readonly #req: Incoming;
+    readonly #trace: Trace;
+    readonly #url: URL;
+    readonly #budgetHeaders: Record<string, string> | null;
+    readonly #at: number;
+
+    constructor(req: Incoming, trace: Trace, url: URL, budgetHeaders: Record<string, string> | null) {
+      this.#req = req;
+      this.#trace = trace;
+      this.#url = url;
+      this.#budgetHeaders = budgetHeaders;
+      this.#at = recorded ? Date.now() : 0;
+    }
+
+    relay(forwarded: Forwarded<Body>): Answer<Body> | Promise<Answer<Body>> {
+      if (recorded) this.#trace.upstreamMs = Date.now() - this.#at;
+      return answered(this.#req, this.#trace, this.#url, forwarded, this.#budgetHeaders);
+    }
+
+    fail(error: unknown): Answer<Body> {
+      return refused(this.#trace, error);
+    }
+  }
+
+  /**
    * From the request to its answer. Not async: a suspended async function keeps
    * its whole register file for every request waiting for its target; what waits
-   * here is the trace and one `then` on forward's promise (docs/decisions/node24-pretenuring.md).
+   * here is the trace and a `Waiting` that forward calls back (docs/decisions/node24-pretenuring.md).
    */
   const proxy = (req: Incoming): Promise<Answer<Body>> => {
     const started = recorded ? Date.now() : 0;
@@ -217,7 +248,6 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     const url = parseTarget(req.target);
     trace.target = url;
     const body = clientBody(req);
-    const at = recorded ? Date.now() : 0;
     const first = {
       url,
       method: req.method,
@@ -226,13 +256,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       abort: req.abort,
       client: req.client,
     };
-    return forward(upstream, first, forwarding).then(
-      (forwarded) => {
-        if (recorded) trace.upstreamMs = Date.now() - at;
-        return answered(req, trace, url, forwarded, budgetHeaders);
-      },
-      (error: unknown) => refused(trace, error),
-    );
+    return forwardTo(upstream, first, forwarding, new Waiting(req, trace, url, budgetHeaders));
   }
 
   /** The target's final answer, examined before any of it is relayed. */

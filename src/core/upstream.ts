@@ -119,6 +119,20 @@ interface FirstHop {
   client?: () => string;
 }
 
+/** What follows a forward, called once: with the answer to relay, or with the failure (the SPEC's error). */
+export interface ForwardEnd<Body extends Cancellable, Result> {
+  relay(forwarded: Forwarded<Body>): Result | Promise<Result>;
+  fail(error: unknown): Result | Promise<Result>;
+}
+
+/** forward's end: its promise settles with the answer, or rejects with the failure. */
+const SETTLE: ForwardEnd<Cancellable, Forwarded<Cancellable>> = {
+  relay: (forwarded) => forwarded,
+  fail: (error) => {
+    throw error;
+  },
+};
+
 /**
  * Sends the request and follows redirects itself, so every hop passes the same
  * target checks. 301/302/303 turn POST into GET as browsers do; other hops
@@ -131,7 +145,21 @@ export function forward<Body extends Cancellable>(
   first: FirstHop,
   options: ForwardOptions,
 ): Promise<Forwarded<Body>> {
-  return new Forwarding(upstream, first, options).send(first.url);
+  return forwardTo(upstream, first, options, SETTLE as unknown as ForwardEnd<Body, Forwarded<Body>>);
+}
+
+/**
+ * forward, ending in `end`: its promise settles with what `end` returns. Not
+ * a `then` on forward's promise, whose two callbacks, their context and one
+ * promise more a request held while it waited (docs/decisions/node24-pretenuring.md).
+ */
+export function forwardTo<Body extends Cancellable, Result>(
+  upstream: Upstream<Body>,
+  first: FirstHop,
+  options: ForwardOptions,
+  end: ForwardEnd<Body, Result>,
+): Promise<Result> {
+  return new Forwarding(upstream, first, options, end).send(first.url);
 }
 
 /**
@@ -141,7 +169,7 @@ export function forward<Body extends Cancellable>(
  * callbacks of one `then` and the target's promise are all that wait here
  * (docs/decisions/node24-pretenuring.md). A redirect, rare, runs as before in `#next`.
  */
-class Forwarding<Body extends Cancellable> {
+class Forwarding<Body extends Cancellable, Result> {
   url: URL;
   method: string;
   headers: Fields;
@@ -158,8 +186,9 @@ class Forwarding<Body extends Cancellable> {
   readonly #options: ForwardOptions;
   readonly #deadlines: Deadlines;
   readonly #deadline: unknown;
+  readonly #end: ForwardEnd<Body, Result>;
 
-  constructor(upstream: Upstream<Body>, first: FirstHop, options: ForwardOptions) {
+  constructor(upstream: Upstream<Body>, first: FirstHop, options: ForwardOptions, end: ForwardEnd<Body, Result>) {
     this.url = first.url;
     this.method = first.method;
     this.headers = first.headers;
@@ -169,6 +198,7 @@ class Forwarding<Body extends Cancellable> {
     this.#client = first.client;
     this.#upload = first.body;
     this.#options = options;
+    this.#end = end;
     this.#deadlines = options.deadlines ?? timerDeadlines(options.timeoutMs);
     // Bound methods, here and on the target's promise, not arrows: a closure holds a
     // context too, and all of them live as long as the request waits for its target.
@@ -181,8 +211,8 @@ class Forwarding<Body extends Cancellable> {
     this.#abort.abort();
   }
 
-  /** Sends the current hop, the first one with the URL the client gave; settles with what to relay. */
-  send(first?: TargetURL): Promise<Forwarded<Body>> {
+  /** Sends the current hop, the first one with the URL the client gave; settles with what the end made of the answer. */
+  send(first?: TargetURL): Promise<Result> {
     let response: Promise<UpstreamResponse<Body>>;
     try {
       if (first) checkParsedTarget(first, this.#options.policy);
@@ -198,22 +228,21 @@ class Forwarding<Body extends Cancellable> {
   }
 
   /** The target's answer: relayed at once when it is the last (nearly always), else `#next`. */
-  #answered(response: UpstreamResponse<Body>): Forwarded<Body> | Promise<Forwarded<Body>> {
+  #answered(response: UpstreamResponse<Body>): Result | Promise<Result> {
+    let last: boolean;
     try {
       // A runtime may end the upload cleanly when the body stream errors
       // (workerd does), so a target can answer a body the proxy cut off.
-      if (this.dropped === null && !this.body?.error && !isRedirect(response)) {
-        this.#deadlines.clear(this.#deadline);
-        return { response, url: this.url };
-      }
+      last = this.dropped === null && !this.body?.error && !isRedirect(response);
+      if (last) this.#deadlines.clear(this.#deadline);
     } catch (error) {
       return this.#failed(error);
     }
-    return this.#next(response);
+    return last ? this.#end.relay({ response, url: this.url }) : this.#next(response);
   }
 
   /** After an answer `#answered` did not relay: the upload's error, a redirect to follow or to relay, or a dropped body to wait for. */
-  async #next(response: UpstreamResponse<Body>): Promise<Forwarded<Body>> {
+  async #next(response: UpstreamResponse<Body>): Promise<Result> {
     let relayed: Forwarded<Body> | null;
     try {
       relayed = await this.#follow(response);
@@ -225,7 +254,7 @@ class Forwarding<Body extends Cancellable> {
       return this.send();
     }
     this.#deadlines.clear(this.#deadline);
-    return relayed;
+    return this.#end.relay(relayed);
   }
 
   /** What to relay after `response`, or null to send the next hop to its Location. */
@@ -281,22 +310,26 @@ class Forwarding<Body extends Cancellable> {
     return null;
   }
 
-  /** Every failure, once: becomes the SPEC's error, after the rest of an upload was read when it is drained. */
-  async #failed(error: unknown): Promise<never> {
+  /** Every failure, once: becomes the SPEC's error, after the rest of an upload was read when it is drained; the end is called with it. */
+  async #failed(error: unknown): Promise<Result> {
+    let failure: unknown;
     try {
       // With drainUploads, the 413 waits until the rest of the upload arrived
       // (bounded): node:http resets a connection answered while the client still
       // sends, and the client never reads its 413.
       await this.#upload?.settle(5_000);
-      throw upstreamError(error, {
+      failure = upstreamError(error, {
         timedOut: this.timedOut,
         body: this.#upload,
         timeoutMs: this.#options.timeoutMs,
         url: this.url,
       });
+    } catch (thrown) {
+      failure = thrown;
     } finally {
       this.#deadlines.clear(this.#deadline);
     }
+    return this.#end.fail(failure);
   }
 }
 
