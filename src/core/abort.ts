@@ -12,21 +12,21 @@ export class Abort {
   #listener: ((reason: unknown) => void) | null = null;
   #more: Array<(reason: unknown) => void> | null = null;
   #controller: AbortController | null = null;
-  #watch: (() => void) | null;
+  #watching = false;
 
   /**
-   * @param watch called once, when the first listener or signal is asked
-   * for: where the runtime starts watching for its client going away, so a
-   * request answered without a target (a preflight) never pays for it.
+   * Called once, when the first listener or signal is asked for: where a
+   * runtime's subclass starts watching for its client going away, so a
+   * request answered without a target (a preflight) never pays for it. A
+   * method, not a callback: a closure would hold a context for as long as
+   * the request waits for its target (docs/decisions/node24-pretenuring.md).
    */
-  constructor(watch?: () => void) {
-    this.#watch = watch ?? null;
-  }
+  protected watch(): void {}
 
   #watched(): void {
-    const watch = this.#watch;
-    this.#watch = null;
-    watch?.();
+    if (this.#watching) return;
+    this.#watching = true;
+    this.watch();
   }
 
   /** Aborts once; later calls do nothing. */

@@ -1,4 +1,4 @@
-import type { RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.ts';
 import { Abort } from '../core/abort.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
@@ -20,6 +20,7 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
   const serves = servedPages(config.metrics);
   return (req, res) => {
     const headers = Fields.fromRaw(req.rawHeaders);
+    const asked = new Asked(req, res, headers);
     let facts: RequestFacts;
     try {
       facts = requestFacts({
@@ -28,7 +29,7 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
         origin: `http://${headers.get('host') ?? 'localhost'}`,
         headers,
         trustProxy: config.trustProxy,
-        peer: () => req.socket.remoteAddress ?? '',
+        peer: asked.peer.bind(asked),
         serves,
       });
     } catch (error) {
@@ -44,14 +45,6 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
       app(req, res);
       return;
     }
-    // The watch, the abort and the callbacks below close over this one scope: each
-    // context lives as long as the request waits for its target (docs/decisions/node24-pretenuring.md).
-    // Watched only once the request goes to a target: a preflight needs no watch.
-    // `on`, not `once`: a response closes once, and `once` wraps every listener in a bound function.
-    const abort = new Abort(() => {
-      if (res.destroyed) gone(res, abort);
-      else res.on('close', () => gone(res, abort));
-    });
     proxy
       .handle({
         method: req.method ?? 'GET',
@@ -59,22 +52,57 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
         base: facts.base,
         headers,
         body: facts.hasBody ? incomingBody(req) : null,
-        abort,
+        abort: asked,
         client: facts.client,
       })
-      .then(
-        (answer) => send(answer, res, headers.get('origin')),
-        (error: unknown) => {
-          console.error(error);
-          res.destroy();
-        },
-      );
+      .then(asked.answered.bind(asked), asked.failed.bind(asked));
   };
 }
 
-/** The client went away before its response was sent: its upstream work stops. */
-function gone(res: ServerResponse, abort: Abort): void {
-  if (!res.writableFinished) abort.abort();
+/**
+ * A request the listener asked the proxy about, as it waits for the answer:
+ * the Abort its upstream work follows, watched on the response, and what the
+ * answer goes back to. One object and bound methods, not closures: a closure's
+ * context lives as long as the request waits for its target
+ * (docs/decisions/node24-pretenuring.md).
+ */
+class Asked extends Abort {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #headers: Fields;
+
+  constructor(req: IncomingMessage, res: ServerResponse, headers: Fields) {
+    super();
+    this.#req = req;
+    this.#res = res;
+    this.#headers = headers;
+  }
+
+  /** The connection's peer address, read only when needed. */
+  peer(): string {
+    return this.#req.socket.remoteAddress ?? '';
+  }
+
+  // Watched only once the request goes to a target: a preflight needs no watch.
+  // `on`, not `once`: a response closes once, and `once` wraps every listener in a bound function.
+  protected override watch(): void {
+    if (this.#res.destroyed) this.#gone();
+    else this.#res.on('close', this.#gone.bind(this));
+  }
+
+  /** The client went away before its response was sent: its upstream work stops. */
+  #gone(): void {
+    if (!this.#res.writableFinished) this.abort();
+  }
+
+  answered(answer: Answer<NodeBody>): void {
+    send(answer, this.#res, this.#headers.get('origin'));
+  }
+
+  failed(error: unknown): void {
+    console.error(error);
+    this.#res.destroy();
+  }
 }
 
 function send(answer: Answer<NodeBody>, res: ServerResponse, origin: string | null): void {
