@@ -29,7 +29,7 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
         origin: `http://${headers.get('host') ?? 'localhost'}`,
         headers,
         trustProxy: config.trustProxy,
-        peer: asked.peer.bind(asked),
+        peer: () => asked.peer(),
         serves,
       });
     } catch (error) {
@@ -55,16 +55,19 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
         abort: asked,
         client: facts.client,
       })
-      .then(asked.answered.bind(asked), asked.failed.bind(asked));
+      .then(
+        (answer) => asked.answered(answer),
+        (error: unknown) => asked.failed(error),
+      );
   };
 }
 
 /**
  * A request the listener asked the proxy about, as it waits for the answer:
  * the Abort its upstream work follows, watched on the response, and what the
- * answer goes back to. One object and bound methods, not closures: a closure's
- * context lives as long as the request waits for its target
- * (docs/decisions/node24-pretenuring.md).
+ * answer goes back to. One object, so the arrows made for a request close
+ * over it alone: a closure's context lives as long as the request waits for
+ * its target (docs/decisions/node24-pretenuring.md).
  */
 class Asked extends Abort {
   readonly #req: IncomingMessage;
@@ -87,7 +90,7 @@ class Asked extends Abort {
   // `on`, not `once`: a response closes once, and `once` wraps every listener in a bound function.
   protected override watch(): void {
     if (this.#res.destroyed) this.#gone();
-    else this.#res.on('close', this.#gone.bind(this));
+    else this.#res.on('close', () => this.#gone());
   }
 
   /** The client went away before its response was sent: its upstream work stops. */

@@ -95,8 +95,7 @@ export function nodeUpstream(options: {
  */
 function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string): Promise<UpstreamResponse<SocketBody>> {
   const exchange = new Exchange();
-  // Bound, not an arrow: a closure would hold a context of its own as long as the request waits.
-  request.onAbort(exchange.abort.bind(exchange));
+  request.onAbort((why) => exchange.abort(why));
   const { url, method, headers, body } = request;
   try {
     agent.dispatch(
