@@ -179,13 +179,50 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       this.#at = recorded ? Date.now() : 0;
     }
 
+    /** The target's final answer, examined before any of it is relayed. */
     relay(forwarded: Forwarded<Body>): Answer<Body> | Promise<Answer<Body>> {
       if (recorded) this.#trace.upstreamMs = Date.now() - this.#at;
-      return answered(this.#req, this.#trace, this.#url, forwarded, this.#budgetHeaders);
+      const res = forwarded.response;
+      try {
+        const unrelayable = refusalOf(this.#req.method, res, this.#budgetHeaders);
+        // Rare: the target's body is dropped first.
+        if (unrelayable || (res.body && NULL_BODY.has(res.status))) return this.#bodyDropped(forwarded, unrelayable);
+        return this.#relayed(forwarded, res.body);
+      } catch (error) {
+        return this.fail(error);
+      }
     }
 
     fail(error: unknown): Answer<Body> {
       return refused(this.#trace, error);
+    }
+
+    /** A target's answer whose body is cancelled first: refused (`unrelayable`), or relayed without a body (a null-body status). */
+    async #bodyDropped(forwarded: Forwarded<Body>, unrelayable: ProxyError | null): Promise<Answer<Body>> {
+      try {
+        await forwarded.response.body?.cancel();
+        if (unrelayable) throw unrelayable;
+        return this.#relayed(forwarded, null);
+      } catch (error) {
+        return this.fail(error);
+      }
+    }
+
+    /** The target's answer as relayed. */
+    #relayed({ response: res, url: finalUrl }: Forwarded<Body>, body: Body | null): Answer<Body> {
+      const req = this.#req;
+      const trace = this.#trace;
+      const answer = metered(
+        {
+          status: res.status,
+          headers: relayedHeaders(req, res, this.#url, finalUrl, this.#budgetHeaders, trace.origin),
+          body,
+          limit: bodiless(req.method, res.status) ? 0 : config.maxResponseBytes,
+          progress: null,
+        },
+        trace.meter,
+      );
+      return finished(trace, answer, null);
     }
   }
 
@@ -257,67 +294,6 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       client: req.client,
     };
     return forwardTo(upstream, first, forwarding, new Waiting(req, trace, url, budgetHeaders));
-  }
-
-  /** The target's final answer, examined before any of it is relayed. */
-  function answered(
-    req: Incoming,
-    trace: Trace,
-    url: URL,
-    forwarded: Forwarded<Body>,
-    budgetHeaders: Record<string, string> | null,
-  ): Answer<Body> | Promise<Answer<Body>> {
-    const res = forwarded.response;
-    try {
-      const unrelayable = refusalOf(req.method, res, budgetHeaders);
-      // Rare: the target's body is dropped first.
-      if (unrelayable || (res.body && NULL_BODY.has(res.status))) {
-        return bodyDropped(req, trace, url, forwarded, budgetHeaders, unrelayable);
-      }
-      return relayed(req, trace, url, forwarded, budgetHeaders, res.body);
-    } catch (error) {
-      return refused(trace, error);
-    }
-  }
-
-  /** A target's answer whose body is cancelled first: refused (`unrelayable`), or relayed without a body (a null-body status). */
-  async function bodyDropped(
-    req: Incoming,
-    trace: Trace,
-    url: URL,
-    forwarded: Forwarded<Body>,
-    budgetHeaders: Record<string, string> | null,
-    unrelayable: ProxyError | null,
-  ): Promise<Answer<Body>> {
-    try {
-      await forwarded.response.body?.cancel();
-      if (unrelayable) throw unrelayable;
-      return relayed(req, trace, url, forwarded, budgetHeaders, null);
-    } catch (error) {
-      return refused(trace, error);
-    }
-  }
-
-  /** The target's answer as relayed. */
-  function relayed(
-    req: Incoming,
-    trace: Trace,
-    url: URL,
-    { response: res, url: finalUrl }: Forwarded<Body>,
-    budgetHeaders: Record<string, string> | null,
-    body: Body | null,
-  ): Answer<Body> {
-    const answer = metered(
-      {
-        status: res.status,
-        headers: relayedHeaders(req, res, url, finalUrl, budgetHeaders, trace.origin),
-        body,
-        limit: bodiless(req.method, res.status) ? 0 : config.maxResponseBytes,
-        progress: null,
-      },
-      trace.meter,
-    );
-    return finished(trace, answer, null);
   }
 
   /** The proxy's refusal of the request, for any error. */
