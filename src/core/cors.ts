@@ -51,7 +51,7 @@ export function addCorsHeaders(headers: HeaderMap, origin: string | null): void 
   // Even the `*` copy: a cache must not hand it to a page whose origin is refused.
   if (vary === null) {
     headers.append('vary', 'Origin');
-    exposed.insert('vary');
+    exposed.add('vary');
   } else if (!listsToken(vary, 'origin')) headers.set('vary', `${vary}, Origin`);
   if (cors) headers.set('access-control-expose-headers', exposed.joined());
   else headers.append('access-control-expose-headers', exposed.joined());
@@ -63,12 +63,12 @@ export function addCorsHeaders(headers: HeaderMap, origin: string | null): void 
  * twentieth of a small proxied request's allocation (docs/decisions/node24-pretenuring.md).
  */
 class Exposed {
-  /** The names to expose, kept once each in code-unit order, in the first `count` slots. */
+  /** The names to expose as they came, repeats included, in the first `count` slots. */
   readonly names: string[] = [];
   count = 0;
   vary: string | null = null;
   cors = false;
-  /** The last list joined, and its names: a target answers with the same names request after request. */
+  /** The last pass's names as they came, and the list they made: a target answers with the same names request after request. */
   #lastNames: string[] = [];
   #lastJoined = '';
 
@@ -78,37 +78,45 @@ class Exposed {
     this.cors = false;
   }
 
-  /**
-   * Adds `name`, sorted by insertion as they come: Array.prototype.sort took
-   * about 1% of a small proxied request's CPU (docs/decisions/node-s1.md).
-   */
-  insert(name: string): void {
-    const names = this.names;
-    let i = this.count;
-    while (i > 0 && (names[i - 1] as string) > name) i--;
-    if (i > 0 && names[i - 1] === name) return;
-    for (let j = this.count; j > i; j--) names[j] = names[j - 1] as string;
-    names[i] = name;
-    this.count++;
+  add(name: string): void {
+    this.names[this.count++] = name;
   }
 
-  /** The names joined with ", ", the last list's string again when the names are the same. */
+  /**
+   * The names once each, in code-unit order, joined with ", ": the last pass's
+   * list again when its names came the same, so sorting is only for a new set.
+   */
   joined(): string {
     const { names, count } = this;
     const last = this.#lastNames;
     let same = last.length === count;
     for (let i = 0; same && i < count; i++) same = last[i] === names[i];
     if (same) return this.#lastJoined;
-    // Concatenation costs less than `join`.
-    let list = count > 0 ? (names[0] as string) : '';
-    for (let i = 1; i < count; i++) {
-      list += ', ';
-      list += names[i];
-    }
     this.#lastNames = names.slice(0, count);
-    this.#lastJoined = list;
-    return list;
+    this.#lastJoined = sortedList(this.#lastNames);
+    return this.#lastJoined;
   }
+}
+
+/**
+ * `names` once each in code-unit order, joined with ", ": sorted as they are
+ * put in place and concatenated, where Array.prototype.sort and `join` took
+ * about 1% of a small proxied request's CPU (docs/decisions/node-s1.md).
+ */
+function sortedList(names: readonly string[]): string {
+  const sorted: string[] = [];
+  for (const name of names) {
+    let i = sorted.length;
+    while (i > 0 && (sorted[i - 1] as string) > name) i--;
+    if (i > 0 && sorted[i - 1] === name) continue;
+    sorted.splice(i, 0, name);
+  }
+  let list = sorted.length > 0 ? (sorted[0] as string) : '';
+  for (let i = 1; i < sorted.length; i++) {
+    list += ', ';
+    list += sorted[i];
+  }
+  return list;
 }
 
 const exposed = new Exposed();
@@ -120,5 +128,5 @@ function see(value: string, name: string): void {
     return;
   }
   if (name === 'vary') exposed.vary = exposed.vary === null ? value : `${exposed.vary}, ${value}`;
-  exposed.insert(name);
+  exposed.add(name);
 }
