@@ -4,7 +4,7 @@ import { memoryStore } from './cache/store.ts';
 import type { Config } from './config/config.ts';
 import { Abort } from './core/abort.ts';
 import { errorResponse, ProxyError } from './core/errors.ts';
-import { asProxyError, type CorsProxy, checkPreflight, createProxy } from './core/proxy.ts';
+import { answerOf, asProxyError, type CorsProxy, checkPreflight, createProxy } from './core/proxy.ts';
 import type { RequestRecord } from './core/record.ts';
 import { answerResponse, type Relayable } from './core/respond.ts';
 import type { Upstream } from './core/upstream.ts';
@@ -141,7 +141,8 @@ export function createApp(config: Config, caps: Capabilities): Hono {
       throw new ProxyError('method_not_allowed', `${facts.path} answers GET and HEAD only, not ${req.method}.`);
     }
 
-    const answer = await proxy.handle(
+    const answer = await answerOf(
+      proxy,
       fetchIncoming(req, facts, Abort.following(req.signal), (work) => waitUntil(c, work)),
     );
     return answerResponse(answer, log !== undefined || metrics !== undefined);

@@ -112,10 +112,23 @@ export interface ProxyCapabilities<Body extends Cancellable> {
   readonly deadlines?: (ms: number) => Deadlines;
 }
 
+/** Where the proxy hands a request's answer: the runtime's side of the request. */
+export interface AnswerTo<Body> {
+  /** The answer to send, once: the target's, or the proxy's own (preflight, refusal). */
+  answered(answer: Answer<Body>): void;
+  /** The proxy failed unexpectedly and has no answer; the runtime ends the request as it can. */
+  failed(error: unknown): void;
+}
+
 /** One per process: every route that proxies or spends a budget uses the same one. */
 export interface CorsProxy<Body> {
-  /** Answers one request to a target. */
-  handle(request: Incoming): Promise<Answer<Body>>;
+  /**
+   * Answers one request to a target, through `to`. Not a promise: the Node
+   * listener is called back directly, without a promise, a reaction and two
+   * callbacks more per request held while it waits (docs/decisions/node-s1.md);
+   * the runtimes that await use `answerOf`.
+   */
+  handle(request: Incoming, to: AnswerTo<Body>): void;
   /**
    * Checks the request's access key and spends one unit of its budget for a
    * route beside the proxy (the diagnosis): the RateLimit headers to send, or
@@ -126,6 +139,11 @@ export interface CorsProxy<Body> {
     origin: string | null,
     presentedKey: string | null,
   ): Promise<Record<string, string>>;
+}
+
+/** `proxy.handle` as a promise of the answer. */
+export function answerOf<Body>(proxy: CorsProxy<Body>, request: Incoming): Promise<Answer<Body>> {
+  return new Promise((answered, failed) => proxy.handle(request, { answered, failed }));
 }
 
 /** Statuses whose responses have no body (Fetch standard "null body status"). */
@@ -164,48 +182,65 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
    * or failed: one object, where two callbacks on forward's promise, their
    * context and a promise more were held (docs/decisions/node24-pretenuring.md).
    */
-  class Waiting implements ForwardEnd<Body, Answer<Body>> {
+  class Waiting implements ForwardEnd<Body, void> {
     readonly #req: Incoming;
     readonly #trace: Trace;
     readonly #url: URL;
     readonly #budgetHeaders: Record<string, string> | null;
+    readonly #to: AnswerTo<Body>;
     readonly #at: number;
 
-    constructor(req: Incoming, trace: Trace, url: URL, budgetHeaders: Record<string, string> | null) {
+    constructor(
+      req: Incoming,
+      trace: Trace,
+      url: URL,
+      budgetHeaders: Record<string, string> | null,
+      to: AnswerTo<Body>,
+    ) {
       this.#req = req;
       this.#trace = trace;
       this.#url = url;
       this.#budgetHeaders = budgetHeaders;
+      this.#to = to;
       this.#at = recorded ? Date.now() : 0;
     }
 
     /** The target's final answer, examined before any of it is relayed. */
-    relay(forwarded: Forwarded<Body>): Answer<Body> | Promise<Answer<Body>> {
+    relay(forwarded: Forwarded<Body>): void {
       if (recorded) this.#trace.upstreamMs = Date.now() - this.#at;
       const res = forwarded.response;
+      let answer: Answer<Body>;
       try {
         const unrelayable = refusalOf(this.#req.method, res, this.#budgetHeaders);
         // Rare: the target's body is dropped first.
-        if (unrelayable || (res.body && NULL_BODY.has(res.status))) return this.#bodyDropped(forwarded, unrelayable);
-        return this.#relayed(forwarded, res.body);
+        if (unrelayable || (res.body && NULL_BODY.has(res.status))) {
+          void this.#bodyDropped(forwarded, unrelayable);
+          return;
+        }
+        answer = this.#relayed(forwarded, res.body);
       } catch (error) {
-        return this.fail(error);
+        this.fail(error);
+        return;
       }
+      this.#to.answered(answer);
     }
 
-    fail(error: unknown): Answer<Body> {
-      return refused(this.#trace, error);
+    fail(error: unknown): void {
+      answerRefusal(this.#to, this.#trace, error);
     }
 
     /** A target's answer whose body is cancelled first: refused (`unrelayable`), or relayed without a body (a null-body status). */
-    async #bodyDropped(forwarded: Forwarded<Body>, unrelayable: ProxyError | null): Promise<Answer<Body>> {
+    async #bodyDropped(forwarded: Forwarded<Body>, unrelayable: ProxyError | null): Promise<void> {
+      let answer: Answer<Body>;
       try {
         await forwarded.response.body?.cancel();
         if (unrelayable) throw unrelayable;
-        return this.#relayed(forwarded, null);
+        answer = this.#relayed(forwarded, null);
       } catch (error) {
-        return this.fail(error);
+        this.fail(error);
+        return;
       }
+      this.#to.answered(answer);
     }
 
     /** The target's answer as relayed. */
@@ -231,7 +266,7 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
    * its whole register file for every request waiting for its target; what waits
    * here is the trace and a `Waiting` that forward calls back (docs/decisions/node24-pretenuring.md).
    */
-  const proxy = (req: Incoming): Promise<Answer<Body>> => {
+  const proxy = (req: Incoming, to: AnswerTo<Body>): void => {
     const started = recorded ? Date.now() : 0;
     metrics?.requestStarted();
     const { method, headers: incoming } = req;
@@ -247,22 +282,27 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       key: null,
       meter: null,
     };
+    let preflight: Fields | null;
     try {
-      const preflight = checkPreflight(config, method, incoming, origin);
-      if (preflight) return Promise.resolve(finished(trace, ownAnswer(204, preflight, null), null));
-      checkRequest(config, method, incoming);
-      const presented = incoming.get(KEY_HEADER);
-      // A key to look up or a budget to spend is awaited; without, the target is asked at once.
-      if (presented === null && config.anonymous && !limiter && !bytesLimiter) return asked(req, trace, null);
-      return admitted(req, presented, trace);
+      preflight = checkPreflight(config, method, incoming, origin);
+      if (!preflight) {
+        checkRequest(config, method, incoming);
+        const presented = incoming.get(KEY_HEADER);
+        // A key to look up or a budget to spend is awaited; without, the target is asked at once.
+        if (presented === null && config.anonymous && !limiter && !bytesLimiter) asked(req, trace, null, to);
+        else void admitted(req, presented, trace, to);
+        return;
+      }
     } catch (error) {
-      return Promise.resolve(refused(trace, error));
+      answerRefusal(to, trace, error);
+      return;
     }
+    to.answered(finished(trace, ownAnswer(204, preflight, null), null));
   };
   return { handle: proxy, spendBudget };
 
   /** The request's key looked up and its budgets spent, then the target asked. */
-  async function admitted(req: Incoming, presented: string | null, trace: Trace): Promise<Answer<Body>> {
+  async function admitted(req: Incoming, presented: string | null, trace: Trace, to: AnswerTo<Body>): Promise<void> {
     try {
       const key = presented === null && config.anonymous ? null : await identify(presented, trace.origin);
       trace.key = key;
@@ -271,17 +311,17 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         const { name, spec } = budget.bytes;
         trace.meter = meter(bytesLimiter as ByteLimiter, name, spec, req.background ?? ignore);
       }
-      return asked(req, trace, budget.headers);
+      asked(req, trace, budget.headers, to);
     } catch (error) {
-      return refused(trace, error);
+      answerRefusal(to, trace, error);
     }
   }
 
   /**
-   * Asks the target; settles with the answer to send, a refusal included.
+   * Asks the target; `to` gets the answer to send, a refusal included.
    * @throws ProxyError for a target or a body refused before the target is asked.
    */
-  function asked(req: Incoming, trace: Trace, budgetHeaders: Record<string, string> | null): Promise<Answer<Body>> {
+  function asked(req: Incoming, trace: Trace, budgetHeaders: Record<string, string> | null, to: AnswerTo<Body>): void {
     const url = parseTarget(req.target);
     trace.target = url;
     const body = clientBody(req);
@@ -293,14 +333,21 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       abort: req.abort,
       client: req.client,
     };
-    return forwardTo(upstream, first, forwarding, new Waiting(req, trace, url, budgetHeaders));
+    void forwardTo(upstream, first, forwarding, new Waiting(req, trace, url, budgetHeaders, to));
   }
 
-  /** The proxy's refusal of the request, for any error. */
-  function refused(trace: Trace, error: unknown): Answer<Body> {
-    const refusedAs = asProxyError(error);
-    const { status, headers, body } = refusal(refusedAs, trace.origin);
-    return finished(trace, ownAnswer(status, headers, body), refusedAs.code);
+  /** The proxy's refusal of the request, for any error, handed to `to`; `to.failed` when even that fails. */
+  function answerRefusal(to: AnswerTo<Body>, trace: Trace, error: unknown): void {
+    let answer: Answer<Body>;
+    try {
+      const refusedAs = asProxyError(error);
+      const { status, headers, body } = refusal(refusedAs, trace.origin);
+      answer = finished(trace, ownAnswer(status, headers, body), refusedAs.code);
+    } catch (failure) {
+      to.failed(failure);
+      return;
+    }
+    to.answered(answer);
   }
 
   /** The answer with its `sent`: the bandwidth charged and the request recorded once its body was sent. */

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.ts';
 import { Abort } from '../core/abort.ts';
 import { ProxyError, refusal } from '../core/errors.ts';
 import { Fields } from '../core/fields.ts';
-import type { Answer, CorsProxy } from '../core/proxy.ts';
+import type { Answer, AnswerTo, CorsProxy } from '../core/proxy.ts';
 import { type RequestFacts, requestFacts, servedPages } from '../routes.ts';
 import { incomingBody } from './incoming-body.ts';
 import type { NodeBody } from './stream-body.ts';
@@ -45,8 +45,8 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
       app(req, res);
       return;
     }
-    proxy
-      .handle({
+    proxy.handle(
+      {
         method: req.method ?? 'GET',
         target: facts.target,
         base: facts.base,
@@ -54,11 +54,9 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
         body: facts.hasBody ? incomingBody(req) : null,
         abort: asked,
         client: facts.client,
-      })
-      .then(
-        (answer) => asked.answered(answer),
-        (error: unknown) => asked.failed(error),
-      );
+      },
+      asked,
+    );
   };
 }
 
@@ -69,7 +67,7 @@ export function nodeListener(proxy: CorsProxy<NodeBody>, config: Config, app: Re
  * over it alone: a closure's context lives as long as the request waits for
  * its target (docs/decisions/node24-pretenuring.md).
  */
-class Asked extends Abort {
+class Asked extends Abort implements AnswerTo<NodeBody> {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #headers: Fields;

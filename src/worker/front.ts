@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { Abort } from '../core/abort.ts';
 import { errorResponse, ProxyError } from '../core/errors.ts';
-import { asProxyError, type CorsProxy } from '../core/proxy.ts';
+import { answerOf, asProxyError, type CorsProxy } from '../core/proxy.ts';
 import { answerResponse, type Relayable } from '../core/respond.ts';
 import { fetchIncoming, fetchLine, type RequestFacts, requestFacts, servedPages } from '../routes.ts';
 
@@ -37,7 +37,10 @@ export function workerFront(proxy: CorsProxy<Relayable>, app: Hono, peer: (reque
       // Not request.signal: without the enable_request_signal flag it never fires, and following
       // it cost about a tenth of a small request's CPU; workerd cancels a request's subrequests
       // itself when its client goes away.
-      const answer = await proxy.handle(fetchIncoming(request, facts, new Abort(), (work) => ctx.waitUntil(work)));
+      const answer = await answerOf(
+        proxy,
+        fetchIncoming(request, facts, new Abort(), (work) => ctx.waitUntil(work)),
+      );
       return answerResponse(answer, false);
     } catch (error) {
       return errorResponse(asProxyError(error), origin);
