@@ -222,8 +222,9 @@ export function hasLooped(incoming: HeaderMap): boolean {
 
 /**
  * The target's response headers the client may see: without hop-by-hop ones,
- * cookies, the target's own CORS answer, and headers that would act on the
- * proxy's origin (WWW-Authenticate renamed).
+ * cookies, the target's own CORS answer, headers that would act on the
+ * proxy's origin (WWW-Authenticate renamed), and the fields the proxy sets
+ * itself (X-Request-URL and X-Final-URL are the caller's to append).
  */
 export function responseHeaders(upstream: HeaderMap): Fields {
   relayed.start(connectionNamed(upstream));
@@ -241,7 +242,7 @@ const ADDED_LATER = 10;
 
 function relayOne(value: string, name: string): void {
   if (RESPONSE_DROP.has(name) || relayed.named.has(name) || RESPONSE_DROP_PREFIXES.match(name)) return;
-  // The target's is replaced by ours, appended last.
-  if (name === 'x-content-type-options') return;
+  // The target's are replaced by the proxy's, appended after the pass (X-Request-URL and X-Final-URL by the proxy).
+  if (name === 'x-content-type-options' || name === 'x-request-url' || name === 'x-final-url') return;
   relayed.add(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
 }

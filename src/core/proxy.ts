@@ -447,8 +447,9 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
         headers.set('location', `${req.base}/${new URL(location, finalUrl).href}`);
       } catch {}
     }
-    headers.set('x-request-url', url.href);
-    headers.set('x-final-url', finalUrl.href);
+    // responseHeaders left out the target's own: appended, not set (set scans to delete).
+    headers.append('x-request-url', url.href);
+    headers.append('x-final-url', finalUrl.href);
     if (budgetHeaders) mergeRateLimitHeaders(headers, budgetHeaders);
     addCorsHeaders(headers, origin);
     return headers;

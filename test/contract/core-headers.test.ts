@@ -23,6 +23,9 @@ describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
       res.setHeader('connection', 'x-hop-response');
       res.setHeader('x-hop-response', 'gone');
       res.setHeader('keep-alive', 'timeout=5');
+      // The proxy's own fields: a target's are replaced, never relayed beside them.
+      res.setHeader('x-request-url', 'https://elsewhere.test/claimed');
+      res.setHeader('x-final-url', 'https://elsewhere.test/claimed');
       res.end('body');
     },
   });
@@ -89,7 +92,7 @@ describe.each(RUNTIMES)('%s: headers and CORS', (runtime) => {
     expect(upstream.hits[before]?.headers.via).toBe('1.0 other, 1.1 corsway');
   });
 
-  test('GET /http://127.0.0.1:<port>/loaded with Origin -> cookies, target CORS, hop-by-hop and origin-wide headers removed', async () => {
+  test('GET /http://127.0.0.1:<port>/loaded with Origin -> cookies, target CORS, hop-by-hop and origin-wide headers removed, its X-Request-URL and X-Final-URL replaced', async () => {
     const res = await raw(proxy.url, `${target}/loaded`, { headers: { origin: 'https://app.test' } });
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('body');

@@ -275,6 +275,17 @@ describe('responseHeaders(target headers) -> what the client gets', () => {
     expect(out.get('x-content-type-options')).toBe('nosniff');
   });
 
+  test("the target's X-Request-URL and X-Final-URL are left for the proxy to set", () => {
+    const fields = new Fields();
+    fields.append('x-request-url', 'https://elsewhere.test/a');
+    fields.append('etag', '"e"');
+    fields.append('x-final-url', 'https://elsewhere.test/b');
+    const out = responseHeaders(fields);
+    expect(out.has('x-request-url')).toBe(false);
+    expect(out.has('x-final-url')).toBe(false);
+    expect(out.get('etag')).toBe('"e"');
+  });
+
   test("the target's X-Content-Type-Options is replaced by ours, after the CSP", () => {
     const fields = new Fields();
     fields.append('x-content-type-options', 'other');
