@@ -21,7 +21,7 @@ const HOP_BY_HOP = [
 export const KEY_HEADER = 'x-corsway-key';
 
 /** Request headers never forwarded upstream. */
-const REQUEST_DROP = new Set([
+const REQUEST_DROP = [
   ...HOP_BY_HOP,
   'host', // set for the target
   'cookie', // the proxy's cookies are not the target's
@@ -32,7 +32,7 @@ const REQUEST_DROP = new Set([
   'x-real-ip',
   'cf-connecting-ip',
   'true-client-ip',
-]);
+];
 
 /**
  * Headers CORSWAY_TARGET_HEADERS may not set: those that frame or route the
@@ -48,34 +48,42 @@ export const RESERVED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Name prefixes grouped by their first character: nearly every header name
- * shares it with none, and is told apart by one lookup, where a `startsWith`
- * per prefix and header took about 1,000 instructions of a small proxied
- * request (docs/decisions/node-s1.md).
+ * Header names and name prefixes, grouped by their first character: nearly
+ * every name a message carries shares it with none, and is told apart by one
+ * array lookup. A Set lookup hashes a name the parser made afresh and a
+ * `startsWith` per prefix and header took about 1,000 instructions of a small
+ * proxied request (docs/decisions/node-s1.md).
  */
-class Prefixes {
-  readonly #byFirst: (string[] | undefined)[] = [];
+class NameRule {
+  readonly #byFirst: ({ names: string[]; prefixes: string[] } | undefined)[] = [];
 
-  constructor(prefixes: readonly string[]) {
-    for (const prefix of prefixes) {
-      const first = prefix.charCodeAt(0);
-      const group = this.#byFirst[first];
-      if (group) group.push(prefix);
-      else this.#byFirst[first] = [prefix];
-    }
+  constructor(names: readonly string[], prefixes: readonly string[]) {
+    for (const name of names) this.#group(name).names.push(name);
+    for (const prefix of prefixes) this.#group(prefix).prefixes.push(prefix);
   }
 
-  /** Whether `name` starts with one of the prefixes. */
+  #group(text: string): { names: string[]; prefixes: string[] } {
+    const first = text.charCodeAt(0);
+    let group = this.#byFirst[first];
+    if (!group) {
+      group = { names: [], prefixes: [] };
+      this.#byFirst[first] = group;
+    }
+    return group;
+  }
+
+  /** Whether `name` is one of the names or starts with one of the prefixes. */
   match(name: string): boolean {
     const group = this.#byFirst[name.charCodeAt(0)];
     if (group === undefined) return false;
-    for (const prefix of group) if (name.startsWith(prefix)) return true;
+    for (const known of group.names) if (name === known) return true;
+    for (const prefix of group.prefixes) if (name.startsWith(prefix)) return true;
     return false;
   }
 }
 
-/** Request header prefixes never forwarded: client-supplied forwarding and edge metadata. */
-const REQUEST_DROP_PREFIXES = new Prefixes(['x-forwarded-', 'cf-']);
+/** What is never forwarded: the names above, and client-supplied forwarding and edge metadata by prefix. */
+const REQUEST_DROPPED = new NameRule(REQUEST_DROP, ['x-forwarded-', 'cf-']);
 
 /**
  * Response headers that store browser state for the origin that served them,
@@ -125,11 +133,14 @@ export const RENAMED_RESPONSE_HEADERS: ReadonlyMap<string, string> = new Map([
   ['www-authenticate', 'x-target-www-authenticate'],
 ]);
 
-/** Response headers never relayed to the client. */
-const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'set-cookie', 'set-cookie2', ...ORIGIN_STATE_HEADERS]);
-
-/** Response header prefixes never relayed: the target's CORS answer is replaced, and the families above. */
-const RESPONSE_DROP_PREFIXES = new Prefixes(['access-control-', ...ORIGIN_STATE_PREFIXES]);
+/**
+ * Response headers never relayed to the client, by name and by prefix: the
+ * target's CORS answer is replaced, and the families above.
+ */
+const RESPONSE_DROPPED = new NameRule(
+  [...HOP_BY_HOP, 'set-cookie', 'set-cookie2', ...ORIGIN_STATE_HEADERS],
+  ['access-control-', ...ORIGIN_STATE_PREFIXES],
+);
 
 /** The token this proxy adds to `Via`, and looks for to detect a loop. */
 export const VIA_TOKEN = 'corsway';
@@ -208,7 +219,7 @@ export function requestHeaders(incoming: HeaderMap): Fields {
 function forwardOne(value: string, name: string): void {
   // Read here, not looked up again.
   if (name === 'via') forwarded.via = forwarded.via === null ? value : `${forwarded.via}, ${value}`;
-  else if (!(REQUEST_DROP.has(name) || forwarded.named.has(name) || REQUEST_DROP_PREFIXES.match(name))) {
+  else if (!(REQUEST_DROPPED.match(name) || (forwarded.named !== NONE && forwarded.named.has(name)))) {
     forwarded.add(name, value);
   }
 }
@@ -241,7 +252,7 @@ const relayed = new Gathered();
 const ADDED_LATER = 10;
 
 function relayOne(value: string, name: string): void {
-  if (RESPONSE_DROP.has(name) || relayed.named.has(name) || RESPONSE_DROP_PREFIXES.match(name)) return;
+  if (RESPONSE_DROPPED.match(name) || (relayed.named !== NONE && relayed.named.has(name))) return;
   // The target's are replaced by the proxy's, appended after the pass (X-Request-URL and X-Final-URL by the proxy).
   if (name === 'x-content-type-options' || name === 'x-request-url' || name === 'x-final-url') return;
   relayed.add(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
