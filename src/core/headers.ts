@@ -129,16 +129,25 @@ export const ORIGIN_STATE_PREFIXES: readonly string[] = [
  * Relayed under another name: `WWW-Authenticate` would make the browser prompt
  * on the proxy's origin and then send the credentials to every target (RFC 9110 11.6.1).
  */
-export const RENAMED_RESPONSE_HEADERS: ReadonlyMap<string, string> = new Map([
-  ['www-authenticate', 'x-target-www-authenticate'],
-]);
+const WWW_AUTHENTICATE = 'www-authenticate';
+const RENAMED_WWW_AUTHENTICATE = 'x-target-www-authenticate';
 
 /**
- * Response headers never relayed to the client, by name and by prefix: the
- * target's CORS answer is replaced, and the families above.
+ * The target's response headers never relayed to the client, by name and by
+ * prefix: hop-by-hop ones, cookies, the families above, and what the proxy
+ * sets itself in their place (its CORS answer, `X-Content-Type-Options`,
+ * `X-Request-URL` and `X-Final-URL`, appended by the caller).
  */
 const RESPONSE_DROPPED = new NameRule(
-  [...HOP_BY_HOP, 'set-cookie', 'set-cookie2', ...ORIGIN_STATE_HEADERS],
+  [
+    ...HOP_BY_HOP,
+    'set-cookie',
+    'set-cookie2',
+    ...ORIGIN_STATE_HEADERS,
+    'x-content-type-options',
+    'x-request-url',
+    'x-final-url',
+  ],
   ['access-control-', ...ORIGIN_STATE_PREFIXES],
 );
 
@@ -253,7 +262,5 @@ const ADDED_LATER = 10;
 
 function relayOne(value: string, name: string): void {
   if (RESPONSE_DROPPED.match(name) || (relayed.named !== NONE && relayed.named.has(name))) return;
-  // The target's are replaced by the proxy's, appended after the pass (X-Request-URL and X-Final-URL by the proxy).
-  if (name === 'x-content-type-options' || name === 'x-request-url' || name === 'x-final-url') return;
-  relayed.add(RENAMED_RESPONSE_HEADERS.get(name) ?? name, value);
+  relayed.add(name === WWW_AUTHENTICATE ? RENAMED_WWW_AUTHENTICATE : name, value);
 }
