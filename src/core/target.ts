@@ -155,22 +155,26 @@ export function checkTargetSyntax(url: URL): asserts url is TargetURL {
   if (url.username || url.password) {
     throw invalid('The target URL contains a user name or password; send credentials in a header instead.');
   }
-  const host = normalHost(url.hostname);
-  if (host === lastValidHost || isIPLiteral(host)) return;
-  if (!isLocalhost(host) && !/^[^.]+(\.[^.]+)+$/.test(host)) {
-    throw invalid(
-      `"${url.hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
-    );
+  const hostname = url.hostname;
+  if (hostname === lastValidHost) return;
+  const host = normalHost(hostname);
+  if (!isIPLiteral(host)) {
+    if (!isLocalhost(host) && !/^[^.]+(\.[^.]+)+$/.test(host)) {
+      throw invalid(
+        `"${hostname}" is not a valid host: use a full domain name such as api.example.com, or an IP address.`,
+      );
+    }
+    const tooLong = nameTooLong(host);
+    if (tooLong) throw invalid(`"${truncate(hostname)}" is not a valid host name: ${tooLong}.`);
   }
-  const tooLong = nameTooLong(host);
-  if (tooLong) throw invalid(`"${truncate(url.hostname)}" is not a valid host name: ${tooLong}.`);
-  lastValidHost = host;
+  lastValidHost = hostname;
 }
 
 /**
- * The last host name that passed checkTargetSyntax, and the last host that
- * passed the address rules: verdicts that depend on the host alone, which
- * clients send again request after request.
+ * The last host name that passed checkTargetSyntax, and the last that passed
+ * the address rules, as the URL spells them: verdicts that depend on the name
+ * alone, which clients send again request after request, so neither its
+ * normal form nor an IP literal's parse is worked out again.
  */
 let lastValidHost: string | undefined;
 let lastPublicHost: string | undefined;
@@ -239,12 +243,13 @@ function checkTargetPolicy(url: URL, policy: TargetPolicy): void {
     );
   }
   if (policy.allowPrivateNetwork) return;
-  const host = normalHost(url.hostname);
-  if (host === lastPublicHost) return;
+  const hostname = url.hostname;
+  if (hostname === lastPublicHost) return;
+  const host = normalHost(hostname);
   if (isLocalhost(host) || (isIPLiteral(host) && !isPublicAddress(host))) {
-    throw privateTarget(url.hostname);
+    throw privateTarget(hostname);
   }
-  lastPublicHost = host;
+  lastPublicHost = hostname;
 }
 
 /**
