@@ -50,8 +50,8 @@ export const RESERVED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 /**
  * Header names and name prefixes, grouped by their first character: nearly
  * every name a message carries shares it with none, and is told apart by one
- * array lookup. A Set lookup hashes a name the parser made afresh and a
- * `startsWith` per prefix and header took about 1,000 instructions of a small
+ * array lookup. A Set per list hashed every name the parser made afresh, and
+ * a `startsWith` per prefix and name took about 1,000 instructions of a small
  * proxied request (docs/decisions/node-s1.md).
  */
 class NameRule {
