@@ -181,13 +181,25 @@ class Gathered {
   /** name, value, ... in the first `count` slots. */
   readonly list: string[] = [];
   count = 0;
-  named: ReadonlySet<string> = NONE;
   via: string | null = null;
+  /** What this direction never passes on. */
+  readonly #dropped: NameRule;
+  /** The names the message's own `Connection` lists. */
+  #named: ReadonlySet<string> = NONE;
+
+  constructor(dropped: NameRule) {
+    this.#dropped = dropped;
+  }
 
   start(named: ReadonlySet<string>): void {
     this.count = 0;
-    this.named = named;
+    this.#named = named;
     this.via = null;
+  }
+
+  /** Whether the field `name` stays behind: on the direction's list, or named by the message's `Connection`. */
+  drops(name: string): boolean {
+    return this.#dropped.match(name) || (this.#named !== NONE && this.#named.has(name));
   }
 
   add(name: string, value: string): void {
@@ -213,7 +225,7 @@ class Gathered {
   }
 }
 
-const forwarded = new Gathered();
+const forwarded = new Gathered(REQUEST_DROPPED);
 
 /** The headers to send upstream, with our `Via` entry appended. */
 export function requestHeaders(incoming: HeaderMap): Fields {
@@ -229,7 +241,7 @@ export function requestHeaders(incoming: HeaderMap): Fields {
 function forwardOne(value: string, name: string): void {
   // Read here, not looked up again.
   if (name === 'via') forwarded.via = forwarded.via === null ? value : `${forwarded.via}, ${value}`;
-  else if (!(REQUEST_DROPPED.match(name) || (forwarded.named !== NONE && forwarded.named.has(name)))) {
+  else if (!forwarded.drops(name)) {
     forwarded.add(name, value);
   }
 }
@@ -256,12 +268,12 @@ export function responseHeaders(upstream: HeaderMap): Fields {
   return relayed.take(ADDED_LATER);
 }
 
-const relayed = new Gathered();
+const relayed = new Gathered(RESPONSE_DROPPED);
 
 /** Entries the proxy appends to a relayed response after these: X-Request-URL, X-Final-URL and three CORS fields. */
 const ADDED_LATER = 10;
 
 function relayOne(value: string, name: string): void {
-  if (RESPONSE_DROPPED.match(name) || (relayed.named !== NONE && relayed.named.has(name))) return;
+  if (relayed.drops(name)) return;
   relayed.add(name === WWW_AUTHENTICATE ? RENAMED_WWW_AUTHENTICATE : name, value);
 }
