@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort, startWorker } from '../test/support/runtimes.ts';
 import { download, type Exchange, exchange, idleClients } from './http.ts';
@@ -20,7 +21,7 @@ import {
   watchMemory,
 } from './processes.ts';
 import { fmt, type Measured, machine, type Row, type RunData, render, verdicts, verdictText } from './report.ts';
-import { middle, middleBy, roundToDiscard, spread } from './rounds.ts';
+import { median, middle, middleBy, roundToDiscard, spread } from './rounds.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
 
@@ -50,6 +51,12 @@ function readOrExit(): Settings {
 const WARMUP_SECONDS = Math.min(3, Math.max(1, Math.round(settings.seconds / 3)));
 /** Scenario 8's load stays inside Node's default 5 s keep-alive timeout, so the idle clients stay connected. */
 const IDLE_LOAD_SECONDS = Math.min(settings.seconds, 4);
+/**
+ * The pause before each run: requests wrk cut off at the end of the last run
+ * are still being answered (their upstream requests, their aborts), and that
+ * work would otherwise fall on the next server's time.
+ */
+const RUN_GAP_MS = 100;
 const ORIGIN = 'https://app.bench.example';
 
 /*
@@ -286,11 +293,14 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     await measureDownloads(scenario, live);
     return rows;
   }
-  // Rounds, each server once per round in turn: a burst of other load on a
-  // shared machine then lands on one run of every server, not on all runs of
-  // one, and the median round is reported. A round that other load hit, or in
-  // which the bare relay's figure is an outlier, is discarded and repeated (at
-  // most `rounds` times).
+  // Rounds, each server once per round: a burst of other load on a shared
+  // machine then lands on one run of every server, not on all runs of one, and
+  // the median round is reported. corsway and the relay, whose ratio the
+  // targets judge, take turns in one-second slices within a round, as the
+  // machine's speed drifts by a quarter over tens of seconds; a round of each
+  // in turn read that drift as their ratio (docs/decisions/benchmark-ranges.md,
+  // "Paired slices"). A round that other load hit, or in which the bare relay's
+  // figure is an outlier, is discarded and repeated (at most `rounds` times).
   for (const { server } of live) await run(scenario, server, WARMUP_SECONDS);
   // Peak RSS from here on: every measured round, not the warm-up.
   const peaks = new Map(
@@ -299,14 +309,26 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   type Round = { runs: Map<Server, { result: WrkResult; cpuMs: number | null }>; otherLoad: number };
   const kept: Round[] = [];
   const relay = live.find(({ server }) => server.role === 'floor')?.server;
+  const paired = relay ? live.filter(({ server }) => server === relay || server.role === 'corsway') : [];
+  const alone = live.filter((entry) => !paired.includes(entry));
+  const seconds = scenario.kind === 'idle' ? IDLE_LOAD_SECONDS : settings.seconds;
   const discards: string[] = [];
   while (kept.length < settings.rounds && discards.length < settings.rounds) {
     const round: Round = { runs: new Map(), otherLoad: 0 };
-    for (const { server, row } of live) {
-      const { result, cpuMs: used, otherLoad: load } = await measureRun(scenario, server, row);
+    const add = (server: Server, { result, cpuMs: used, otherLoad: load }: Slice) => {
       round.runs.set(server, { result, cpuMs: used });
       round.otherLoad = Math.max(round.otherLoad, load);
+    };
+    for (const { server, row } of alone) add(server, await measureRun(scenario, server, row, seconds));
+    // Idle since their last slices: a server's first second after that ran up to a quarter
+    // slower, and not by the same share for both (benchmark-ranges.md).
+    for (const { server } of paired) await run(scenario, server, 1);
+    const slices = new Map(paired.map(({ server }) => [server, [] as Slice[]]));
+    for (let slice = 0; slice < Math.max(1, Math.round(seconds)); slice++) {
+      const order = (kept.length + discards.length + slice) % 2 === 0 ? paired : [...paired].reverse();
+      for (const { server, row } of order) slices.get(server)?.push(await measureRun(scenario, server, row, 1));
     }
+    for (const [server, taken] of slices) add(server, joinSlices(taken));
     kept.push(round);
     const judged = kept.map((r) => ({ relay: relay && r.runs.get(relay)?.result.rps, otherLoad: r.otherLoad }));
     discardRound(
@@ -350,7 +372,7 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     const idle = fewestIdle.get(row);
     if (idle) {
       row.notes.push(
-        `idle connections open, fewest in any round: ${idle.before}/${settings.idleClients} before the load, ${idle.after} after`,
+        `idle connections open, fewest in any run: ${idle.before}/${settings.idleClients} before the load, ${idle.after} after`,
       );
     }
     noteErrors(scenario, server, row, seen.results);
@@ -358,25 +380,57 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   return rows;
 }
 
-/** Scenario 8's idle connections still open around the load, the fewest of any round, by row. */
+/** Scenario 8's idle connections still open around the load, the fewest of any run, by row. */
 const fewestIdle = new Map<Row, { before: number; after: number }>();
 
+/** One server's run, or slice of a round: wrk's figures, the CPU it used, the most other load. */
+interface Slice {
+  readonly result: WrkResult;
+  readonly cpuMs: number | null;
+  readonly otherLoad: number;
+}
+
 /**
- * One server's run in a round and the CPU it used. For scenario 8 the idle
- * clients connect first and are closed after, so every round starts alike;
- * the CPU counts the load only.
+ * A server's slices of a round as one run: requests and seconds summed, the
+ * slices' median latency percentiles (wrk's histograms are not kept to merge),
+ * CPU summed, and the most other load of any slice.
  */
-async function measureRun(
-  scenario: Scenario,
-  server: Server,
-  row: Row,
-): Promise<{ result: WrkResult; cpuMs: number | null; otherLoad: number }> {
+function joinSlices(slices: readonly Slice[]): Slice {
+  const results = slices.map((s) => s.result);
+  const sum = (figure: (r: WrkResult) => number) => results.reduce((n, r) => n + figure(r), 0);
+  const [requests, seconds] = [sum((r) => r.requests), sum((r) => r.seconds)];
+  const used = slices.map((s) => s.cpuMs);
+  return {
+    result: {
+      requests,
+      seconds,
+      rps: requests / seconds,
+      p50: median(results.map((r) => r.p50)),
+      p99: median(results.map((r) => r.p99)),
+      errors: {
+        socket: sum((r) => r.errors.socket),
+        status: sum((r) => r.errors.status),
+        timeout: sum((r) => r.errors.timeout),
+      },
+    },
+    cpuMs: used.includes(null) ? null : used.reduce((n: number, c) => n + (c as number), 0),
+    otherLoad: Math.max(...slices.map((s) => s.otherLoad)),
+  };
+}
+
+/**
+ * One server's run (or slice) and the CPU it used. For scenario 8 the idle
+ * clients connect first and are closed after, so every run starts alike; the
+ * CPU counts the load only.
+ */
+async function measureRun(scenario: Scenario, server: Server, row: Row, seconds: number): Promise<Slice> {
+  await sleep(RUN_GAP_MS);
   const idle =
     scenario.kind === 'idle' ? await idleClients(server.url(scenario.path), scenario.load, settings.idleClients) : null;
   const before = idle?.held() ?? 0;
   const mark = markLoad();
   const cpuBefore = server.pid ? cpuMs(server.pid) : null;
-  const result = await run(scenario, server, idle ? IDLE_LOAD_SECONDS : settings.seconds);
+  const result = await run(scenario, server, seconds);
   const cpuAfter = server.pid ? cpuMs(server.pid) : null;
   if (idle) {
     const fewest = fewestIdle.get(row) ?? { before, after: idle.held() };
@@ -435,7 +489,8 @@ function noteErrors(scenario: Scenario, server: Server, row: Row, results: reado
 
 /**
  * Scenario 7, in rounds like the wrk scenarios: one download at a time, every
- * server once per round in turn. One download is a few seconds, so a burst of
+ * server once per round, the order reversed from one round to the next (a
+ * download is the slice here). One download is a few seconds, so a burst of
  * other load on a shared machine can halve it; the median round is reported,
  * and the highest peak RSS of all rounds, since the target bounds the whole run.
  */
@@ -447,7 +502,7 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
   const loads: Array<{ otherLoad: number }> = [];
   while (loads.length < settings.rounds && discards.length < settings.rounds) {
     const round = { otherLoad: 0 };
-    for (const { server, row } of live) {
+    for (const { server, row } of (loads.length + discards.length) % 2 === 0 ? live : [...live].reverse()) {
       if (row.failed) continue;
       const watched = server.pid && server.role !== 'direct' ? server.pid : null;
       const before = watched ? memory(watched) : null;

@@ -49,7 +49,13 @@ interface NumericKnob {
 
 /** The numeric knobs, in the order the Knobs text lists them. */
 export const NUMERIC_KNOBS: readonly NumericKnob[] = [
-  { name: 'BENCH_DURATION', setting: 'seconds', full: 5, quick: 3, text: 'seconds per measured run' },
+  {
+    name: 'BENCH_DURATION',
+    setting: 'seconds',
+    full: 5,
+    quick: 3,
+    text: 'seconds of load per server and round (corsway and the relay in one-second slices)',
+  },
   {
     name: 'BENCH_ROUNDS',
     setting: 'rounds',

@@ -84,13 +84,27 @@ describe('bench verdicts: issue 26 targets judged from one run', () => {
     ]);
   });
 
-  test('the S1 share shows the medians with the spread of their rounds and of the per-round ratios', () => {
+  test('the S1 share is the median of the per-round ratios, shown with their spread and each median with its rounds', () => {
     const rows = passing();
     set(rows, 1, 'corsway', { rps: 8_700, rounds: [8_600, 8_700, 8_800, 8_650, 8_900] });
     set(rows, 1, 'floor', { rps: 10_000, rounds: [10_000, 10_100, 9_900, 10_000, 10_200] });
     expect(find(judge(rows), 'scenario 1: corsway at least 0.85×').detail).toBe(
-      '0.870× (rounds 0.86–0.89×); corsway 8,700 req/s (8,600–8,900), relay 10,000 req/s (9,900–10,200)',
+      '0.865× (rounds 0.86–0.89×); corsway 8,700 req/s (8,600–8,900), relay 10,000 req/s (9,900–10,200)',
     );
+  });
+
+  test('a share pairs each round with itself: not the ratio of two medians taken in different rounds', () => {
+    const rows = passing();
+    // The medians (8,800 and 10,000) come from different rounds and read 0.880×; round by
+    // round corsway ran 0.76–0.93× the relay, 0.892× in the middle.
+    set(rows, 3, 'corsway', { rps: 8_800, rounds: [9_000, 8_000, 8_800, 9_100, 8_700] });
+    set(rows, 3, 'floor', { rps: 10_000, rounds: [10_000, 10_500, 9_500, 10_200, 9_900] });
+    const verdict = find(judge(rows), 'scenario 3: corsway at least 0.9×');
+    expect(verdict.detail).toMatch(/^0\.892× \(rounds 0\.76–0\.93×\)/);
+    expect(verdict.met).toBe(false);
+    set(rows, 3, 'corsway', { rps: 8_800, rounds: [9_000, 9_450, 8_600, 9_100, 8_700] });
+    expect(find(judge(rows), 'scenario 3: corsway at least 0.9×')).toMatchObject({ met: true });
+    expect(find(judge(rows), 'scenario 3: corsway at least 0.9×').detail).toMatch(/^0\.900×/);
   });
 
   // [what changes, the verdict that must turn to missed, a detail it must show, the others that turn with it]
