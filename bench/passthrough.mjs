@@ -22,6 +22,11 @@ const server = createServer((req, res) => {
     if (!HOP_BY_HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
   }
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  // A client that goes away ends its upstream request, as any proxy must: a response
+  // paused for it would otherwise hold its connection to the target for good.
+  let upstream = null;
+  const gone = () => !res.writableFinished && upstream?.abort(new Error('the client went away'));
+  res.on('close', gone);
   agent.dispatch(
     {
       origin: target.origin,
@@ -31,7 +36,10 @@ const server = createServer((req, res) => {
       body: hasBody ? req : null,
     },
     {
-      onRequestStart() {},
+      onRequestStart(controller) {
+        upstream = controller;
+        if (res.destroyed) gone();
+      },
       onResponseStart(controller, status, upstream) {
         const out = [];
         for (const [name, value] of Object.entries(upstream)) {
