@@ -320,8 +320,8 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
       round.otherLoad = Math.max(round.otherLoad, load);
     };
     for (const { server, row } of alone) add(server, await measureRun(scenario, server, row, seconds));
-    // Idle since their last slices: a server's first second after that ran up to a quarter
-    // slower, and not by the same share for both (benchmark-ranges.md).
+    // Idle while the others ran: after a few seconds idle, a server's first second of load
+    // costs it more, and not by the same share for both (benchmark-ranges.md).
     for (const { server } of paired) await run(scenario, server, 1);
     const slices = new Map(paired.map(({ server }) => [server, [] as Slice[]]));
     for (let slice = 0; slice < Math.max(1, Math.round(seconds)); slice++) {
