@@ -358,8 +358,9 @@ ${verdictText(verdicts(measured, s.rounds))}
   (\`removeHeaders: ['cookie', 'cookie2']\`, \`requireHeader: ['origin', 'x-requested-with']\`);
   it answers \`Connection: close\`, so each of its requests pays a new connection.
   **bare pass-through (floor)**: \`bench/passthrough.mjs\`, node:http in and undici's
-  dispatcher out as in corsway's Node path, the body relayed with backpressure and
-  \`Access-Control-Allow-Origin\` added, and nothing else (no target rules, address
+  dispatcher out as in corsway's Node path, the body relayed with backpressure,
+  \`Access-Control-Allow-Origin\` added and the upstream request ended when its client
+  goes away, and nothing else (no target rules, address
   guard, header policy or SPEC headers): what such a proxy costs before any of its
   work. The "vs bare relay" column is each row's share of it. It forwards preflights rather than
   answering them, so it sits out scenario 5, and scenario 6 too.
