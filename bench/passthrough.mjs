@@ -5,8 +5,9 @@ import { Agent } from 'undici';
  * The floor under any Node proxy built like corsway's Node path: node:http in,
  * undici's dispatcher out over keep-alive pools, the body relayed chunk by
  * chunk with backpressure, Access-Control-Allow-Origin added, and the
- * upstream request ended when its client goes away. Nothing else: no target rules, no address guard, no header policy, no SPEC headers,
- * no error answers. Not a proxy to run; a baseline that says how much of
+ * upstream request ended when its client goes away. Nothing else: no target
+ * rules, no address guard, no header policy, no SPEC headers, no error
+ * answers. Not a proxy to run; a baseline that says how much of
  * corsway's cost is the platform's. Plain JavaScript, like cors-anywhere.mjs,
  * so no TypeScript loader adds to its memory. Prints `listening <port>`.
  */

@@ -325,8 +325,8 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     for (const { server } of paired) await run(scenario, server, 1);
     const slices = new Map(paired.map(({ server }) => [server, [] as Slice[]]));
     for (let slice = 0; slice < Math.max(1, Math.round(seconds)); slice++) {
-      const order = (kept.length + discards.length + slice) % 2 === 0 ? paired : [...paired].reverse();
-      for (const { server, row } of order) slices.get(server)?.push(await measureRun(scenario, server, row, 1));
+      for (const { server, row } of alternate(paired, kept.length + discards.length + slice))
+        slices.get(server)?.push(await measureRun(scenario, server, row, 1));
     }
     for (const [server, taken] of slices) add(server, joinSlices(taken));
     kept.push(round);
@@ -378,6 +378,11 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
     noteErrors(scenario, server, row, seen.results);
   }
   return rows;
+}
+
+/** `items` as given on even turns and reversed on odd ones, so each keeps the same mean position. */
+function alternate<T>(items: readonly T[], turn: number): readonly T[] {
+  return turn % 2 === 0 ? items : [...items].reverse();
 }
 
 /** Scenario 8's idle connections still open around the load, the fewest of any run, by row. */
@@ -502,7 +507,7 @@ async function measureDownloads(scenario: Scenario, live: ReadonlyArray<{ server
   const loads: Array<{ otherLoad: number }> = [];
   while (loads.length < settings.rounds && discards.length < settings.rounds) {
     const round = { otherLoad: 0 };
-    for (const { server, row } of (loads.length + discards.length) % 2 === 0 ? live : [...live].reverse()) {
+    for (const { server, row } of alternate(live, loads.length + discards.length)) {
       if (row.failed) continue;
       const watched = server.pid && server.role !== 'direct' ? server.pid : null;
       const before = watched ? memory(watched) : null;
