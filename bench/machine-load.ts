@@ -77,9 +77,30 @@ export function markLoad(root = process.pid): LoadMark {
   return { others, steal: steal as number, total: total as number };
 }
 
-/** The share (0–1) of the machine's CPU time used by processes outside the bench between two marks. */
-export function otherLoad(before: LoadMark, after: LoadMark): number {
+/** Shares (0–1) of the machine's CPU time between two marks that the bench did not get. */
+export interface OtherLoad {
+  /** Used by processes outside the bench. */
+  readonly processes: number;
+  /** Taken by the hypervisor for its other guests: no process here can be stopped to avoid it. */
+  readonly steal: number;
+}
+
+export const NO_LOAD: OtherLoad = { processes: 0, steal: 0 };
+
+/** The other load between two marks, by source. */
+export function otherLoad(before: LoadMark, after: LoadMark): OtherLoad {
   const total = after.total - before.total;
-  if (total <= 0) return 0;
-  return Math.max(0, after.others - before.others + after.steal - before.steal) / total;
+  if (total <= 0) return NO_LOAD;
+  const share = (ticks: number) => Math.max(0, ticks) / total;
+  return { processes: share(after.others - before.others), steal: share(after.steal - before.steal) };
+}
+
+/** The whole share of the machine that other load took. */
+export function loadShare(load: OtherLoad): number {
+  return load.processes + load.steal;
+}
+
+/** The heavier of two loads. */
+export function heavier(a: OtherLoad, b: OtherLoad): OtherLoad {
+  return loadShare(b) > loadShare(a) ? b : a;
 }

@@ -378,9 +378,9 @@ ${verdictText(verdicts(measured, s.rounds))}
   Their round is their slices summed (requests over seconds, CPU time added up; latency
   percentiles of the median slice). In every scenario, ${roundsRule(s.otherLoadPercent / 100)}
   (at most as many times as there are rounds; the relay's row, or the first where it sits out,
-  says what was discarded and the most other load of any kept run). Other processes' share is
-  the CPU time of every user-space process the bench did not start, plus the hypervisor's
-  steal, over the machine's CPU time (/proc). Throughput is
+  says what was taken again or discarded and the most other load of any kept run). Other load
+  is the CPU time of every user-space process the bench did not start plus the hypervisor's
+  steal, over the machine's CPU time (/proc); the notes give the two apart. Throughput is
   requests per second; p50/p99 are wrk's latency percentiles.
 - Before each run, one exchange checks the answer (status, body bytes, CORS
   headers; for scenario 4 that \`Content-Encoding: gzip\` and the exact compressed

@@ -1,9 +1,14 @@
+import { loadShare, type OtherLoad } from './machine-load.ts';
+
 /*
  * How a benchmark's rounds are judged (docs/decisions/benchmark-ranges.md has the
- * measurements behind both thresholds). A round is discarded and repeated when:
- * - processes outside the bench used more than OTHER_LOAD_SHARE of the machine's
- *   CPU time during any run of it: the burst of load the rounds are there to
- *   catch, measured directly, whichever server's run it hit;
+ * measurements behind both thresholds). Other load is the machine's CPU time
+ * that went elsewhere during a run, measured directly: to processes the bench
+ * did not start, and to the hypervisor's other guests (steal). A run (or slice,
+ * or download) during which it took more than OTHER_LOAD_SHARE is taken again
+ * at once, up to RETAKES times: that costs the one run, where discarding its
+ * round redoes every server's runs. A round is discarded and repeated when:
+ * - a run of it was still hit after its retakes;
  * - or the bare relay's figure in it is an outlier against its other rounds:
  *   more than RELAY_SLOW_SHARE below their median. The relay runs no policy, so
  *   a round that slow is load the CPU accounts miss; only slower counts, since
@@ -11,15 +16,23 @@
  *   swing between rounds on an idle 2-core machine (two levels up to 25% apart).
  */
 
-/** Most of the machine's CPU time (0–1) that other processes may take during a run of a kept round. */
+/** Most of the machine's CPU time (0–1) that other load may take during a run of a kept round. */
 export const OTHER_LOAD_SHARE = 0.05;
+
+/** How many times a run that other load hit is taken again at once. */
+export const RETAKES = 3;
 
 /** How far below the median of its other rounds the relay's figure may fall (0–1) in a kept round. */
 export const RELAY_SLOW_SHARE = 0.3;
 
 /** The rule as the bench prints it beside its results. */
 export function roundsRule(otherLoadShare = OTHER_LOAD_SHARE): string {
-  return `a round is discarded and repeated when other processes used more than ${pct(otherLoadShare)} of the machine's CPU time during any of its runs, or when the bare relay's figure in it is more than ${pct(RELAY_SLOW_SHARE)} below the median of its other rounds (the farthest such round, one at a time)`;
+  return `a run during which other load (other processes' CPU time and the hypervisor's steal) took more than ${pct(otherLoadShare)} of the machine's CPU time is taken again at once, up to ${RETAKES} times; a round is discarded and repeated when a run of it was still hit after that, or when the bare relay's figure in it is more than ${pct(RELAY_SLOW_SHARE)} below the median of its other rounds (the farthest such round, one at a time)`;
+}
+
+/** "other processes 1.2%, steal 14.0%": what other load was made of. */
+export function loadText(load: OtherLoad): string {
+  return `other processes ${pct(load.processes)}, steal ${pct(load.steal)}`;
 }
 
 const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
@@ -73,7 +86,7 @@ export function outlierRound(
 /** One round as judged: the relay's figure in it (none where the relay sits out), and the most other load of its runs. */
 export interface JudgedRound {
   readonly relay?: number;
-  readonly otherLoad: number;
+  readonly otherLoad: OtherLoad;
 }
 
 /**
@@ -85,12 +98,14 @@ export function roundToDiscard(
   format: (n: number) => string,
   otherLoadShare = OTHER_LOAD_SHARE,
 ): { index: number; why: string } | undefined {
-  const loaded = rounds.findIndex((r) => r.otherLoad > otherLoadShare);
-  if (loaded >= 0)
+  const loaded = rounds.findIndex((r) => loadShare(r.otherLoad) > otherLoadShare);
+  if (loaded >= 0) {
+    const load = (rounds[loaded] as JudgedRound).otherLoad;
     return {
       index: loaded,
-      why: `other processes used ${pct((rounds[loaded] as JudgedRound).otherLoad)} of the machine's CPU time during one of its runs`,
+      why: `other load took ${pct(loadShare(load))} of the machine's CPU time during one of its runs (${loadText(load)})`,
     };
+  }
   const relay = rounds.flatMap((r) => (r.relay === undefined ? [] : [r.relay]));
   if (relay.length !== rounds.length) return undefined;
   const outlier = outlierRound(relay);

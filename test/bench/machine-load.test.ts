@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type LoadMark, markLoad, otherLoad, ownTicks } from '../../bench/machine-load.ts';
+import { heavier, type LoadMark, loadShare, markLoad, otherLoad, ownTicks } from '../../bench/machine-load.ts';
 import { eventually } from '../support/wait.ts';
 
 const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
@@ -36,7 +36,7 @@ describe('machine load', () => {
     await eventually(() => existsSync(flag), 20_000);
     const after = markLoad();
     expect(after.others - before.others).toBeGreaterThanOrEqual(0.25 * TICKS_PER_SECOND);
-    expect(otherLoad(before, after)).toBeGreaterThan(0);
+    expect(otherLoad(before, after).processes).toBeGreaterThan(0);
   });
 
   test("the bench's own child is not other load", async () => {
@@ -50,12 +50,24 @@ describe('machine load', () => {
   });
 
   test.each([
-    { name: 'others used a tenth', after: { others: 200, steal: 10, total: 2_000 }, share: 0.1 },
-    { name: 'steal counts', after: { others: 150, steal: 60, total: 2_000 }, share: 0.1 },
-    { name: 'nobody else', after: { others: 100, steal: 10, total: 2_000 }, share: 0 },
-    { name: 'no time passed', after: { others: 100, steal: 10, total: 1_000 }, share: 0 },
-  ])('share of the machine: $name', ({ after, share }) => {
+    { name: 'others used a tenth', after: { others: 200, steal: 10, total: 2_000 }, processes: 0.1, steal: 0 },
+    { name: 'steal counts', after: { others: 150, steal: 60, total: 2_000 }, processes: 0.05, steal: 0.05 },
+    { name: 'nobody else', after: { others: 100, steal: 10, total: 2_000 }, processes: 0, steal: 0 },
+    { name: 'no time passed', after: { others: 100, steal: 10, total: 1_000 }, processes: 0, steal: 0 },
+  ])('share of the machine: $name', ({ after, processes, steal }) => {
     const before: LoadMark = { others: 100, steal: 10, total: 1_000 };
-    expect(otherLoad(before, after)).toBeCloseTo(share, 6);
+    const load = otherLoad(before, after);
+    expect(load.processes).toBeCloseTo(processes, 6);
+    expect(load.steal).toBeCloseTo(steal, 6);
+    expect(loadShare(load)).toBeCloseTo(processes + steal, 6);
+  });
+
+  test('the heavier of two loads is the one with the larger whole share', () => {
+    const [mostlySteal, mostlyOthers] = [
+      { processes: 0.01, steal: 0.09 },
+      { processes: 0.08, steal: 0 },
+    ];
+    expect(heavier(mostlySteal, mostlyOthers)).toBe(mostlySteal);
+    expect(heavier(mostlyOthers, mostlySteal)).toBe(mostlySteal);
   });
 });

@@ -2,8 +2,10 @@ import { describe, expect, test } from 'vitest';
 import { median, middle, OTHER_LOAD_SHARE, outlierRound, roundToDiscard, spread } from '../../bench/rounds.ts';
 
 const reqs = (n: number) => `${n} req/s`;
+/** Other load of a run, all of it other processes'. */
+const processes = (share: number) => ({ processes: share, steal: 0 });
 /** Rounds no other load touched, from the relay's figures. */
-const quiet = (relay: readonly number[]) => relay.map((r) => ({ relay: r, otherLoad: 0.01 }));
+const quiet = (relay: readonly number[]) => relay.map((r) => ({ relay: r, otherLoad: processes(0.01) }));
 
 describe('bench rounds: which round is discarded', () => {
   test.each([
@@ -35,20 +37,20 @@ describe('bench rounds: which round is discarded', () => {
     { name: 'a single round', loads: [0.3], index: 0 },
   ])('other load: $name', ({ loads, index }) => {
     // The relay's figures look steady: other load alone decides.
-    const rounds = loads.map((otherLoad) => ({ relay: 10_000, otherLoad }));
+    const rounds = loads.map((share) => ({ relay: 10_000, otherLoad: processes(share) }));
     expect(roundToDiscard(rounds, reqs)?.index).toBe(index);
   });
 
   test('a round other load hit goes first, even when another is a slow relay outlier', () => {
     const rounds = [
-      { relay: 10_000, otherLoad: 0 },
-      { relay: 5_000, otherLoad: 0 },
-      { relay: 10_100, otherLoad: 0 },
-      { relay: 9_900, otherLoad: 0.2 },
+      { relay: 10_000, otherLoad: processes(0) },
+      { relay: 5_000, otherLoad: processes(0) },
+      { relay: 10_100, otherLoad: processes(0) },
+      { relay: 9_900, otherLoad: { processes: 0.015, steal: 0.185 } },
     ];
     expect(roundToDiscard(rounds, reqs)).toEqual({
       index: 3,
-      why: "other processes used 20% of the machine's CPU time during one of its runs",
+      why: "other load took 20% of the machine's CPU time during one of its runs (other processes 1.5%, steal 18.5%)",
     });
     expect(roundToDiscard(rounds.slice(0, 3), reqs)).toEqual({
       index: 1,
@@ -56,13 +58,19 @@ describe('bench rounds: which round is discarded', () => {
     });
   });
 
+  test('steal is other load too: the hypervisor took the time from every process here', () => {
+    const rounds = [0, 0.03, 0].map((steal) => ({ relay: 10_000, otherLoad: { processes: 0.03, steal } }));
+    expect(roundToDiscard(rounds, reqs)?.index).toBe(1);
+  });
+
   test('where the relay sits out (preflights), only other load is judged', () => {
-    expect(roundToDiscard([{ otherLoad: 0 }, { otherLoad: 0 }, { otherLoad: 0 }], reqs)).toBeUndefined();
-    expect(roundToDiscard([{ otherLoad: 0 }, { otherLoad: 0.5 }], reqs)?.index).toBe(1);
+    const none = { otherLoad: processes(0) };
+    expect(roundToDiscard([none, none, none], reqs)).toBeUndefined();
+    expect(roundToDiscard([none, { otherLoad: processes(0.5) }], reqs)?.index).toBe(1);
   });
 
   test('a looser load check (BENCH_OTHER_LOAD) keeps what the default discards', () => {
-    expect(roundToDiscard([{ relay: 1, otherLoad: 0.3 }], reqs, 0.5)).toBeUndefined();
+    expect(roundToDiscard([{ relay: 1, otherLoad: processes(0.3) }], reqs, 0.5)).toBeUndefined();
   });
 
   test('either side, 20%: the rule bench:workerd judges CPU per request by', () => {
