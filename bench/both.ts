@@ -39,7 +39,8 @@ try {
   const node24 = join(scratch, 'node_modules', '.bin', 'node');
   const runs = [
     { name: 'node20', extra: {} },
-    { name: 'node24', extra: { BENCH_NODE: node24 } },
+    // Node 20's corsway and relay run beside Node 24's in its scenario 1, for the target comparing them.
+    { name: 'node24', extra: { BENCH_NODE: node24, BENCH_BASE_NODE: process.execPath } },
   ].map(({ name, extra }): Run => {
     const [out, data] = [join(scratch, `${name}.md`), join(scratch, `${name}.json`)];
     // A run whose corsway failed a scenario still writes its report: keep it, and fail at the end.

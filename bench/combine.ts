@@ -1,4 +1,5 @@
-import { type Row, type RunData, shareOf, type Verdict, verdictCell, verdictLine, verdicts } from './report.ts';
+import { judged, type Row, type RunData, shareOf, type Verdict, verdictCell, verdictLine, verdicts } from './report.ts';
+import { median, spread } from './rounds.ts';
 
 /*
  * One BENCHMARKS.md from runs of `bench/run.ts` on several Node versions
@@ -43,21 +44,32 @@ const s1 = (rows: readonly Row[], role: Row['role']) =>
 
 /**
  * Issue 26's target across runs: on each later Node, corsway's scenario 1
- * share of the bare relay no lower than on the first run's Node.
+ * share of the bare relay no lower than on the first run's Node. A later run
+ * measures the first Node's pair too, in the same rounds as its own
+ * (BENCH_BASE_NODE), so the two shares are judged round by round: met when the
+ * median of each round's later share over its first-Node share is at least 1.
  */
 export function acrossVersions(runs: readonly RunData[]): Verdict[] {
   const [first, ...later] = runs;
   if (!first) return [];
-  const share = (run: RunData) => {
-    const [c, f] = [s1(run.measured.rows, 'corsway'), s1(run.measured.rows, 'floor')];
-    return c && f ? shareOf(c, f) : undefined;
-  };
-  const base = share(first);
   return later.map((run) => {
     const target = `scenario 1: corsway's share of the relay on Node ${run.node} no lower than on Node ${first.node}`;
-    const now = share(run);
-    if (!base || !now) return { target, met: null, detail: 'not run on both' };
-    return { target, met: now.share >= base.share, detail: `${now.text} vs ${base.text}` };
+    const rows = run.measured.rows;
+    const [c, f, cb, fb] = (['corsway', 'floor', 'corsway-base', 'floor-base'] as const).map((role) => s1(rows, role));
+    if (run.base !== first.node || !c || !f || !cb || !fb)
+      return { target, met: null, detail: `Node ${first.node}'s pair not run beside Node ${run.node}'s` };
+    const [now, base] = [shareOf(c, f), shareOf(cb, fb)];
+    const rounds = [c, f, cb, fb].map((row) => row.rounds ?? []);
+    const [rc, rf, rcb, rfb] = rounds as [number[], number[], number[], number[]];
+    if (rounds.some((r) => r.length !== rc.length) || rc.length === 0)
+      return { target, met: null, detail: 'the two pairs did not run the same rounds' };
+    const ratios = rc.map((x, i) => x / (rf[i] as number) / ((rcb[i] as number) / (rfb[i] as number)));
+    const perRound = median(ratios);
+    return {
+      target,
+      met: perRound >= 1,
+      detail: `${now.text} vs ${base.text}, side by side in the Node ${run.node} run; the first over the second, per round: ${judged(perRound)}${ratios.length > 1 ? ` (${spread(ratios, (n) => n.toFixed(2))}×)` : ''}`,
+    };
   });
 }
 

@@ -17,9 +17,9 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
  */
 export const SERVER_NODE = process.env.BENCH_NODE || process.execPath;
 
-/** `v24.21.0`: the version of SERVER_NODE, or null when it does not run. */
-export function serverNodeVersion(): string | null {
-  const ran = spawnSync(SERVER_NODE, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+/** `v24.21.0`: the version of a node binary (SERVER_NODE by default), or null when it does not run. */
+export function serverNodeVersion(node = SERVER_NODE): string | null {
+  const ran = spawnSync(node, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   return ran.status === 0 ? ran.stdout.trim() : null;
 }
 
@@ -35,18 +35,18 @@ export interface Service {
 const running = new Set<ChildProcess>();
 
 /**
- * Runs `<script>` with `env` (TypeScript through tsx, JavaScript as it is)
- * and waits for its "listening" line, which names the port.
+ * Runs `<script>` with `env` on `node` (TypeScript through tsx, JavaScript as
+ * it is) and waits for its "listening" line, which names the port.
  */
 export function startService(
   name: string,
   script: string,
   env: Record<string, string>,
   host: string,
-  timeoutMs = 30_000,
+  { timeoutMs = 30_000, node = SERVER_NODE }: { timeoutMs?: number; node?: string } = {},
 ): Promise<Service> {
   const args = /\.m?js$/.test(script) ? [script] : ['--import', 'tsx', script];
-  const child = spawn(SERVER_NODE, args, {
+  const child = spawn(node, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, HOST: host },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,8 +18,19 @@ export interface Row {
   /**
    * `corsway-workers`: corsway on Node with CORSWAY_WORKERS. `floor`: a bare
    * undici pass-through with no policy, the least a Node proxy can cost.
+   * `corsway-base`, `floor-base`: the two on `npm run bench:both`'s first
+   * Node, measured in a later run's scenario 1 beside its own pair.
    */
-  readonly role: 'direct' | 'corsway' | 'corsway-workers' | 'corsway-cache' | 'cors-anywhere' | 'worker' | 'floor';
+  readonly role:
+    | 'direct'
+    | 'corsway'
+    | 'corsway-workers'
+    | 'corsway-cache'
+    | 'cors-anywhere'
+    | 'worker'
+    | 'floor'
+    | 'corsway-base'
+    | 'floor-base';
   rps?: number;
   /** Latency percentiles, ms. */
   p50?: number;
@@ -89,7 +100,7 @@ function ms(n: number | undefined): string {
 }
 
 /** A ratio judged against a target, to 3 decimals: a 0.397 that misses 0.4 must not read "0.40". */
-const judged = (ratio: number) => `${ratio.toFixed(3)}×`;
+export const judged = (ratio: number) => `${ratio.toFixed(3)}×`;
 
 /** A table cell: `row`'s share of `other`'s throughput, as the targets judge it (shareOf). */
 function versus(row: Row, other: Row | undefined): string {
@@ -109,13 +120,15 @@ function table(rows: readonly Row[]): string {
     const t = throughput(r);
     const unit = r.mbps !== undefined ? 'MB/s' : 'req/s';
     const direct = peer(rows, r, 'direct');
-    const relay = peer(rows, r, 'floor');
-    const ca = peer(rows, r, 'cors-anywhere');
+    // The first Node's pair (bench:both) is judged against itself; cors-anywhere runs on this run's Node.
+    const onBase = r.role === 'corsway-base' || r.role === 'floor-base';
+    const relay = peer(rows, r, onBase ? 'floor-base' : 'floor');
+    const ca = onBase ? undefined : peer(rows, r, 'cors-anywhere');
     lines.push(
       `| ${r.scenario} | ${r.title} | ${r.server} | ${r.failed ? 'failed' : `${fmt(t)} ${unit}`} | ${ms(r.p50)} | ${ms(r.p99)} | ${
         r.role === 'direct' ? '' : versus(r, direct)
-      } | ${r.role === 'direct' || r.role === 'floor' ? '' : versus(r, relay)} | ${
-        r.role === 'direct' || r.role === 'cors-anywhere' ? '' : versus(r, ca)
+      } | ${r.role === 'direct' || r.role === 'floor' || r.role === 'floor-base' ? '' : versus(r, relay)} | ${
+        r.role === 'direct' || r.role === 'cors-anywhere' || onBase ? '' : versus(r, ca)
       } | ${r.cpuPerRequest === undefined ? '' : `${fmt(r.cpuPerRequest)} µs`} | ${
         r.peakRss === undefined ? '' : `${mb(r.peakRss)} MB`
       } | ${[r.failed, ...r.notes].filter(Boolean).join('; ')} |`,
@@ -130,6 +143,8 @@ const mb = (bytes: number) => fmt(bytes / 1e6, 1);
 export interface RunData {
   /** The servers' Node, `v24.21.0`. */
   readonly node: string;
+  /** The Node of the `corsway-base` and `floor-base` rows, where the run has them. */
+  readonly base?: string;
   /** BENCH_ROUNDS of the run. */
   readonly rounds: number;
   readonly measured: Measured;
@@ -295,7 +310,7 @@ export function duration(seconds: number): string {
 /** The bench's knobs, and what else in the environment changes every Node server's speed. */
 const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'GLIBC_TUNABLES']);
 /** Knobs that name a path of the machine that ran the bench: the report says which Node, not where. */
-const LOCAL_KNOBS = new Set(['BENCH_NODE', 'BENCH_OUT', 'BENCH_DATA']);
+const LOCAL_KNOBS = new Set(['BENCH_NODE', 'BENCH_BASE_NODE', 'BENCH_OUT', 'BENCH_DATA']);
 
 function command(): string {
   const knobs = Object.entries(process.env)
@@ -364,6 +379,10 @@ ${verdictText(verdicts(measured, s.rounds))}
   guard, header policy or SPEC headers): what such a proxy costs before any of its
   work. The "vs bare relay" column is each row's share of it. It forwards preflights rather than
   answering them, so it sits out scenario 5, and scenario 6 too.
+  In \`npm run bench:both\`'s Node 24 run, scenario 1 also has corsway and the relay on
+  Node 20 (rows naming their Node): a second pair, sliced the same way in the same rounds
+  (the two pairs' order reversed every round), so the target comparing the versions' shares
+  judges figures taken seconds apart.
   ${s.worker ? `**corsway (wrangler dev)**: the Worker in local workerd, where it started${s.workerNote ? ` (${s.workerNote})` : ''}; wrangler dev is a development server, not Cloudflare's edge.` : 'corsway in wrangler dev was not measured in this run.'}
 - ${guard}
 - Every request carries an \`Origin\` header, as a browser's would.

@@ -58,6 +58,13 @@ const IDLE_LOAD_SECONDS = Math.min(settings.seconds, 4);
  */
 const RUN_GAP_MS = 100;
 const ORIGIN = 'https://app.bench.example';
+/**
+ * The node of `npm run bench:both`'s first run, which it sets on the later
+ * runs. Scenario 1 then also measures corsway and the relay on it, in the same
+ * rounds as this run's pair, so the target that compares the versions' shares
+ * judges figures taken seconds apart, not in runs half an hour apart.
+ */
+const BASE_NODE = env.BENCH_BASE_NODE || null;
 
 /*
  * corsway refuses loopback targets unless CORSWAY_ALLOW_PRIVATE_NETWORK is on,
@@ -299,9 +306,11 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   // targets judge, take turns in one-second slices within a round, as the
   // machine's speed drifts by a quarter over tens of seconds; a round of each
   // in turn read that drift as their ratio (docs/decisions/benchmark-ranges.md,
-  // "Paired slices"). A round that other load hit, or in which the bare relay's
-  // figure is an outlier, is discarded and repeated (at most `rounds` times); a
-  // single run that other load hit is first taken again (rounds.ts).
+  // "Paired slices"). The first Node's pair (BENCH_BASE_NODE) is sliced the
+  // same way, before or after this one in turn. A round that other load hit, or
+  // in which the bare relay's figure is an outlier, is discarded and repeated (at
+  // most `rounds` times); a single run that other load hit is first taken again
+  // (rounds.ts).
   for (const { server } of live) await run(scenario, server, WARMUP_SECONDS);
   // Peak RSS from here on: every measured round, not the warm-up.
   const peaks = new Map(
@@ -310,8 +319,11 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   type Round = { runs: Map<Server, { result: WrkResult; cpuMs: number | null }>; otherLoad: OtherLoad };
   const kept: Round[] = [];
   const relay = live.find(({ server }) => server.role === 'floor')?.server;
-  const paired = relay ? live.filter(({ server }) => server === relay || server.role === 'corsway') : [];
-  const alone = live.filter((entry) => !paired.includes(entry));
+  const base = live.filter(({ server }) => server.role === 'corsway-base' || server.role === 'floor-base');
+  const pairs = relay
+    ? [live.filter(({ server }) => server === relay || server.role === 'corsway'), ...(base.length === 2 ? [base] : [])]
+    : [];
+  const alone = live.filter((entry) => !pairs.some((pair) => pair.includes(entry)));
   const seconds = scenario.kind === 'idle' ? IDLE_LOAD_SECONDS : settings.seconds;
   const discards: string[] = [];
   while (kept.length < settings.rounds && discards.length < settings.rounds) {
@@ -321,15 +333,18 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
       round.otherLoad = heavier(round.otherLoad, load);
     };
     for (const { server, row } of alone) add(server, await measureRun(scenario, server, row, seconds));
-    // Idle while the others ran: after a few seconds idle, a server's first second of load
-    // costs it more, and not by the same share for both (benchmark-ranges.md).
-    for (const { server } of paired) await run(scenario, server, 1);
-    const slices = new Map(paired.map(({ server }) => [server, [] as Slice[]]));
-    for (let slice = 0; slice < Math.max(1, Math.round(seconds)); slice++) {
-      for (const { server, row } of alternate(paired, kept.length + discards.length + slice))
-        slices.get(server)?.push(await measureRun(scenario, server, row, 1));
+    const turn = kept.length + discards.length;
+    for (const pair of alternate(pairs, turn)) {
+      // Idle while the others ran: after a few seconds idle, a server's first second of load
+      // costs it more, and not by the same share for both (benchmark-ranges.md).
+      for (const { server } of pair) await run(scenario, server, 1);
+      const slices = new Map(pair.map(({ server }) => [server, [] as Slice[]]));
+      for (let slice = 0; slice < Math.max(1, Math.round(seconds)); slice++) {
+        for (const { server, row } of alternate(pair, turn + slice))
+          slices.get(server)?.push(await measureRun(scenario, server, row, 1));
+      }
+      for (const [server, taken] of slices) add(server, joinSlices(taken));
     }
-    for (const [server, taken] of slices) add(server, joinSlices(taken));
     kept.push(round);
     const judged = kept.map((r) => ({ relay: relay && r.runs.get(relay)?.result.rps, otherLoad: r.otherLoad }));
     discardRound(
@@ -613,6 +628,11 @@ async function main(): Promise<number> {
     console.error(`bench: BENCH_NODE=${SERVER_NODE} is not a node binary that runs`);
     return 1;
   }
+  const baseVersion = BASE_NODE && serverNodeVersion(BASE_NODE);
+  if (BASE_NODE && !baseVersion) {
+    console.error(`bench: BENCH_BASE_NODE=${BASE_NODE} is not a node binary that runs`);
+    return 1;
+  }
   if (enterNamespace()) return -1;
   // corsway runs as its package does (`npx corsway`): the compiled JavaScript
   // in dist/, not the TypeScript sources through tsx, which alone adds ~75 MB.
@@ -707,6 +727,24 @@ async function main(): Promise<number> {
             list.push(proxied(label, 'corsway-workers', corswayWorkers, target));
           }
         }
+        if (scenario.id === 1 && BASE_NODE) {
+          const options = { node: BASE_NODE };
+          const [corswayBase, floorBase] = [
+            await start(
+              'corsway (base)',
+              'dist/node/cli.js',
+              { ...corswayEnv, PORT: String(await freePort()) },
+              '127.0.0.1',
+              options,
+            ),
+            await start('bare pass-through (base)', 'bench/passthrough.mjs', { PORT: '0' }, '127.0.0.1', options),
+          ];
+          extra.push(corswayBase, floorBase);
+          list.push(
+            proxied(`corsway (Node ${baseVersion})`, 'corsway-base', corswayBase, target),
+            proxied(`bare pass-through (floor, Node ${baseVersion})`, 'floor-base', floorBase, target),
+          );
+        }
         if (scenario.cached) {
           const cached = await start(
             'corsway (cache)',
@@ -743,7 +781,12 @@ async function main(): Promise<number> {
   if (env.BENCH_DATA)
     writeFileSync(
       env.BENCH_DATA,
-      JSON.stringify({ node: nodeVersion, rounds: settings.rounds, measured } satisfies RunData),
+      JSON.stringify({
+        node: nodeVersion,
+        ...(baseVersion ? { base: baseVersion } : {}),
+        rounds: settings.rounds,
+        measured,
+      } satisfies RunData),
     );
   const out = env.BENCH_OUT ?? (settings.quick || settings.only ? null : 'BENCHMARKS.md');
   if (out) {

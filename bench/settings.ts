@@ -134,7 +134,9 @@ round, prints only), ${numeric.join(', ')}, \`BENCH_ONLY=1,7\` (some scenarios, 
 \`BENCH_WORKER=off\` (skip wrangler dev), \`BENCH_NODE_WORKERS\` (\`CORSWAY_WORKERS\` of the
 extra corsway row, default the number of cores; 1 drops the row), \`BENCH_NAMESPACE=off\` (no network
 namespace: corsway then runs with private targets allowed), \`BENCH_NODE\` (the node binary the
-servers run on, default the one running the bench), \`BENCH_OUT\` (where to write this file).
+servers run on, default the one running the bench), \`BENCH_BASE_NODE\` (another node binary:
+scenario 1 also runs corsway and the relay on it, beside the others; \`bench:both\` sets it
+to its first run's node), \`BENCH_OUT\` (where to write this file).
 \`GLIBC_TUNABLES\`, \`MALLOC_*\` and \`NODE_OPTIONS\`, when set, reach every
 server the run starts (and its download client) and are shown in the command above. wrk
 must be installed (Debian/Ubuntu: \`apt-get install wrk\`).`;
