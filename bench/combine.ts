@@ -1,5 +1,16 @@
-import { judged, type Row, type RunData, shareOf, type Verdict, verdictCell, verdictLine, verdicts } from './report.ts';
-import { median, spread } from './rounds.ts';
+import {
+  judged,
+  type Row,
+  type RunData,
+  ratioSpread,
+  roundRatios,
+  shareOf,
+  type Verdict,
+  verdictCell,
+  verdictLine,
+  verdicts,
+} from './report.ts';
+import { median } from './rounds.ts';
 
 /*
  * One BENCHMARKS.md from runs of `bench/run.ts` on several Node versions
@@ -59,16 +70,16 @@ export function acrossVersions(runs: readonly RunData[]): Verdict[] {
     if (run.base !== first.node || !c || !f || !cb || !fb)
       return { target, met: null, detail: `Node ${first.node}'s pair not run beside Node ${run.node}'s` };
     const [now, base] = [shareOf(c, f), shareOf(cb, fb)];
-    const rounds = [c, f, cb, fb].map((row) => row.rounds ?? []);
-    const [rc, rf, rcb, rfb] = rounds as [number[], number[], number[], number[]];
-    if (rounds.some((r) => r.length !== rc.length) || rc.length === 0)
-      return { target, met: null, detail: 'the two pairs did not run the same rounds' };
-    const ratios = rc.map((x, i) => x / (rf[i] as number) / ((rcb[i] as number) / (rfb[i] as number)));
+    const ratios = roundRatios(
+      roundRatios(c.rounds ?? [], f.rounds ?? []),
+      roundRatios(cb.rounds ?? [], fb.rounds ?? []),
+    );
+    if (ratios.length === 0) return { target, met: null, detail: 'the two pairs did not run the same rounds' };
     const perRound = median(ratios);
     return {
       target,
       met: perRound >= 1,
-      detail: `${now.text} vs ${base.text}, side by side in the Node ${run.node} run; the first over the second, per round: ${judged(perRound)}${ratios.length > 1 ? ` (${spread(ratios, (n) => n.toFixed(2))}×)` : ''}`,
+      detail: `${now.text} vs ${base.text}, side by side in the Node ${run.node} run; the first over the second, per round: ${judged(perRound)}${ratios.length > 1 ? ` (${ratioSpread(ratios)})` : ''}`,
     };
   });
 }

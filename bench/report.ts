@@ -179,12 +179,19 @@ export const TARGETS = {
  * side), else the ratio of the medians. "0.872× (rounds 0.84–0.90×)".
  */
 export function shareOf(a: Row, b: Row): { share: number; text: string } {
-  const [ra, rb] = [a.rounds ?? [], b.rounds ?? []];
-  const ratios = ra.length > 0 && ra.length === rb.length ? ra.map((x, i) => x / (rb[i] as number)) : [];
+  const ratios = roundRatios(a.rounds ?? [], b.rounds ?? []);
   const share = ratios.length > 0 ? median(ratios) : (throughput(a) ?? 0) / (throughput(b) ?? 1);
-  const perRound = ratios.length > 1 ? ` (rounds ${spread(ratios, (n) => n.toFixed(2))}×)` : '';
+  const perRound = ratios.length > 1 ? ` (rounds ${ratioSpread(ratios)})` : '';
   return { share, text: `${judged(share)}${perRound}` };
 }
+
+/** Each round's `a` over its `b`; none unless both ran the same rounds. */
+export function roundRatios(a: readonly number[], b: readonly number[]): number[] {
+  return a.length > 0 && a.length === b.length ? a.map((x, i) => x / (b[i] as number)) : [];
+}
+
+/** "0.84–0.90×": the spread of per-round ratios. */
+export const ratioSpread = (ratios: readonly number[]) => `${spread(ratios, (n) => n.toFixed(2))}×`;
 
 /** "9,100 req/s (8,900–9,300)": a row's median with the spread of its rounds. */
 function figure(row: Row): string {
