@@ -99,8 +99,17 @@ function ms(n: number | undefined): string {
   return n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`;
 }
 
-/** A ratio judged against a target, to 3 decimals: a 0.397 that misses 0.4 must not read "0.40". */
-export const judged = (ratio: number) => `${ratio.toFixed(3)}×`;
+/**
+ * A ratio judged against a target, cut to 3 decimals away from the bound it
+ * is held to: rounded, a 0.8996 that misses "at least 0.9" would read
+ * "0.900×", and a 1.2004 that misses "at most 1.2" would read "1.200×".
+ * @param bound whether the target sets a floor (`at least`, the default) or a ceiling (`at most`)
+ */
+export function judged(ratio: number, bound: 'at least' | 'at most' = 'at least'): string {
+  // The small term keeps a ratio that is exactly 0.57 from becoming 0.569 (0.57 * 1000 is 569.99...).
+  const thousandths = bound === 'at least' ? Math.floor(ratio * 1000 + 1e-9) : Math.ceil(ratio * 1000 - 1e-9);
+  return `${(thousandths / 1000).toFixed(3)}×`;
+}
 
 /** A table cell: `row`'s share of `other`'s throughput, as the targets judge it (shareOf). */
 function versus(row: Row, other: Row | undefined): string {
@@ -231,7 +240,7 @@ export function verdicts(measured: Measured, rounds: number): Verdict[] {
     judge(
       rss1,
       c1.peakRss <= TARGETS.s1PeakRss * f1.peakRss,
-      `${judged(c1.peakRss / f1.peakRss)}; corsway ${mb(c1.peakRss)} MB, relay ${mb(f1.peakRss)} MB`,
+      `${judged(c1.peakRss / f1.peakRss, 'at most')}; corsway ${mb(c1.peakRss)} MB, relay ${mb(f1.peakRss)} MB`,
     );
   else judge(rss1, null, 'no peak RSS of both');
 

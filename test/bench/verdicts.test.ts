@@ -107,6 +107,34 @@ describe('bench verdicts: issue 26 targets judged from one run', () => {
     expect(find(judge(rows), 'scenario 3: corsway at least 0.9×').detail).toMatch(/^0\.900×/);
   });
 
+  test('a ratio just past its bound never reads as the bound itself', () => {
+    const rows = passing();
+    // 0.8996× misses "at least 0.9"; rounded to 3 decimals it would read 0.900×.
+    set(rows, 3, 'corsway', { rps: 8_996, rounds: rounds(8_996) });
+    set(rows, 3, 'floor', { rps: 10_000, rounds: rounds(10_000) });
+    expect(find(judge(rows), 'scenario 3: corsway at least 0.9×')).toMatchObject({
+      met: false,
+      detail: expect.stringMatching(/^0\.899× /),
+    });
+    // 1.2004× misses "within 1.2×"; rounded it would read 1.200×.
+    set(rows, 1, 'corsway', { peakRss: 90 * MB * 1.2004 });
+    expect(find(judge(rows), 'scenario 1: peak RSS')).toMatchObject({
+      met: false,
+      detail: expect.stringMatching(/^1\.201×; /),
+    });
+    // On the bound itself, both read it exactly, and are met.
+    set(rows, 3, 'corsway', { rps: 9_000, rounds: rounds(9_000) });
+    set(rows, 1, 'corsway', { peakRss: 90 * MB * 1.2 });
+    expect(find(judge(rows), 'scenario 3: corsway at least 0.9×')).toMatchObject({
+      met: true,
+      detail: expect.stringMatching(/^0\.900× /),
+    });
+    expect(find(judge(rows), 'scenario 1: peak RSS')).toMatchObject({
+      met: true,
+      detail: expect.stringMatching(/^1\.200×; /),
+    });
+  });
+
   // [what changes, the verdict that must turn to missed, a detail it must show, the others that turn with it]
   const misses: Array<[string, (rows: Row[]) => void, string, RegExp, string[]?]> = [
     [
