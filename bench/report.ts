@@ -116,6 +116,11 @@ function versus(row: Row, other: Row | undefined): string {
   return other && throughput(row) !== undefined && throughput(other) ? `${shareOf(row, other).share.toFixed(2)}×` : '—';
 }
 
+/** Whether a row's server runs on `npm run bench:both`'s first Node (BENCH_BASE_NODE), beside this run's. */
+export function onBaseNode(role: Row['role']): boolean {
+  return role === 'corsway-base' || role === 'floor-base';
+}
+
 function peer(rows: readonly Row[], row: Row, role: Row['role']): Row | undefined {
   return rows.find((r) => r.scenario === row.scenario && r.role === role && !r.failed);
 }
@@ -130,7 +135,7 @@ function table(rows: readonly Row[]): string {
     const unit = r.mbps !== undefined ? 'MB/s' : 'req/s';
     const direct = peer(rows, r, 'direct');
     // The first Node's pair (bench:both) is judged against itself; cors-anywhere runs on this run's Node.
-    const onBase = r.role === 'corsway-base' || r.role === 'floor-base';
+    const onBase = onBaseNode(r.role);
     const relay = peer(rows, r, onBase ? 'floor-base' : 'floor');
     const ca = onBase ? undefined : peer(rows, r, 'cors-anywhere');
     lines.push(

@@ -20,7 +20,17 @@ import {
   track,
   watchMemory,
 } from './processes.ts';
-import { fmt, type Measured, machine, type Row, type RunData, render, verdicts, verdictText } from './report.ts';
+import {
+  fmt,
+  type Measured,
+  machine,
+  onBaseNode,
+  type Row,
+  type RunData,
+  render,
+  verdicts,
+  verdictText,
+} from './report.ts';
 import { loadText, median, middle, middleBy, RETAKES, roundToDiscard, spread } from './rounds.ts';
 import { readSettings, type Settings } from './settings.ts';
 import { type Load, type WrkResult, wrk, wrkVersion } from './wrk.ts';
@@ -37,6 +47,8 @@ const env = process.env;
 /** When this run started: the report gives its total run time. */
 const STARTED = performance.now();
 const settings = readOrExit();
+/** The share of the machine's CPU time other load may take during a run that is kept (BENCH_OTHER_LOAD). */
+const OTHER_LOAD_LIMIT = settings.otherLoadPercent / 100;
 
 function readOrExit(): Settings {
   try {
@@ -319,7 +331,7 @@ async function measure(scenario: Scenario, servers: readonly Server[]): Promise<
   type Round = { runs: Map<Server, { result: WrkResult; cpuMs: number | null }>; otherLoad: OtherLoad };
   const kept: Round[] = [];
   const relay = live.find(({ server }) => server.role === 'floor')?.server;
-  const base = live.filter(({ server }) => server.role === 'corsway-base' || server.role === 'floor-base');
+  const base = live.filter(({ server }) => onBaseNode(server.role));
   const pairs = relay
     ? [live.filter(({ server }) => server === relay || server.role === 'corsway'), ...(base.length === 2 ? [base] : [])]
     : [];
@@ -450,7 +462,7 @@ async function retaking<T extends { readonly otherLoad: OtherLoad }>(
 ): Promise<T> {
   for (let retake = 0; ; retake++) {
     const taken = await take();
-    if (loadShare(taken.otherLoad) <= settings.otherLoadPercent / 100 || retake === RETAKES) return taken;
+    if (loadShare(taken.otherLoad) <= OTHER_LOAD_LIMIT || retake === RETAKES) return taken;
     retaken.set(scenario, [...(retaken.get(scenario) ?? []), taken.otherLoad]);
     process.stderr.write(
       `bench: scenario ${scenario.id}: a run of ${server.label} taken again: ${loadText(taken.otherLoad)}\n`,
@@ -497,7 +509,7 @@ function discardRound(
   discards: string[],
   remove: (index: number) => void,
 ): void {
-  const discard = roundToDiscard(judged, format, settings.otherLoadPercent / 100);
+  const discard = roundToDiscard(judged, format, OTHER_LOAD_LIMIT);
   if (!discard) return;
   remove(discard.index);
   discards.push(discard.why);
