@@ -70,10 +70,7 @@ export function acrossVersions(runs: readonly RunData[]): Verdict[] {
     if (run.base !== first.node || !c || !f || !cb || !fb)
       return { target, met: null, detail: `Node ${first.node}'s pair not run beside Node ${run.node}'s` };
     const [now, base] = [shareOf(c, f), shareOf(cb, fb)];
-    const ratios = roundRatios(
-      roundRatios(c.rounds ?? [], f.rounds ?? []),
-      roundRatios(cb.rounds ?? [], fb.rounds ?? []),
-    );
+    const ratios = roundRatios(now.ratios, base.ratios);
     if (ratios.length === 0) return { target, met: null, detail: 'the two pairs did not run the same rounds' };
     const perRound = median(ratios);
     return {

@@ -190,13 +190,14 @@ export const TARGETS = {
 /**
  * `a`'s throughput as a share of `b`'s: the median of the per-round ratios
  * when both ran the same rounds (each round's figures were taken side by
- * side), else the ratio of the medians. "0.872× (rounds 0.84–0.90×)".
+ * side), else the ratio of the medians, with those ratios (none without
+ * rounds) and its text: "0.872× (rounds 0.84–0.90×)".
  */
-export function shareOf(a: Row, b: Row): { share: number; text: string } {
+export function shareOf(a: Row, b: Row): { share: number; ratios: number[]; text: string } {
   const ratios = roundRatios(a.rounds ?? [], b.rounds ?? []);
   const share = ratios.length > 0 ? median(ratios) : (throughput(a) ?? 0) / (throughput(b) ?? 1);
   const perRound = ratios.length > 1 ? ` (rounds ${ratioSpread(ratios)})` : '';
-  return { share, text: `${judged(share)}${perRound}` };
+  return { share, ratios, text: `${judged(share)}${perRound}` };
 }
 
 /** Each round's `a` over its `b`; none unless both ran the same rounds. */
