@@ -1,5 +1,4 @@
-import type { Abort } from './abort.ts';
-import { type BodySource, type ClientBody, REPLAY_LIMIT, ReplayableBody, type RequestBody } from './body.ts';
+import { type BodySource, type ClientBody, REPLAY_LIMIT, ReplayableBody, type RequestBody, sentOnce } from './body.ts';
 import type { ProxyError } from './errors.ts';
 
 /** The Content-Length of a request, when it is one exact byte count. */
@@ -51,19 +50,11 @@ class SentOnce implements ClientBody {
   }
 
   hop(): RequestBody {
-    const source = this.#source;
-    return {
-      declared: { length: this.#length, source },
-      stream: () => source,
-      [Symbol.asyncIterator]: () => {
-        const reader = source.getReader();
-        return { next: () => reader.read() as Promise<IteratorResult<Uint8Array, undefined>> };
-      },
-    };
+    return { ...sentOnce(this.#source), declared: { length: this.#length, source: this.#source } };
   }
 
   /** Past REPLAY_LIMIT nothing is kept: a 307/308 goes to the client. */
-  async endHop(_abort: Abort): Promise<boolean> {
+  endHop(): boolean {
     return false;
   }
 

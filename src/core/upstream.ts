@@ -277,9 +277,8 @@ class Forwarding<Body extends Cancellable, Result> {
     const toGet =
       ((response.status === 301 || response.status === 302) && method === 'POST') ||
       (response.status === 303 && method !== 'GET' && method !== 'HEAD');
-    const abort = this.#abort;
     // Every byte of the body goes to the next hop, or the redirect goes to the client.
-    if (!toGet && body && !(await body.endHop(abort))) {
+    if (!toGet && body && !body.endHop()) {
       if (body.error) {
         await response.body?.cancel();
         throw body.error;

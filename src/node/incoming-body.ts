@@ -1,77 +1,81 @@
 import type { IncomingMessage } from 'node:http';
+import type { ChunkReader, ChunkSource } from '../core/body.ts';
 
 /**
- * A client's request body, one chunk per read, for the proxy core
- * (ReplayableBody). The request flows and is paused only while a chunk waits
- * for its reader. Readable's own async iterator reads in paused mode, where
- * each `read()` joins everything buffered into a new Buffer: a copy of most
- * of every upload (docs/decisions/upload-iterator.md).
+ * A client's request body for the proxy core (ReplayableBody), pushed from
+ * its `data` events: the request flows, each chunk goes on as it arrives, and
+ * the request is paused while the reader asks to wait. Readable's own async
+ * iterator read in paused mode, where each `read()` joins everything buffered
+ * into a new Buffer, and cost a promise per chunk at each layer
+ * (docs/decisions/upload-iterator.md).
  */
-export function incomingBody(req: IncomingMessage): AsyncIterable<Uint8Array> {
-  return { [Symbol.asyncIterator]: () => new IncomingChunks(req) };
+export function incomingBody(req: IncomingMessage): ChunkSource {
+  return new IncomingChunks(req);
 }
 
-class IncomingChunks implements AsyncIterator<Uint8Array, undefined> {
+class IncomingChunks implements ChunkSource {
   readonly #req: IncomingMessage;
+  #reader: ChunkReader | null = null;
+  /** Chunks that came after the reader asked to wait (a paused request may still hand over what it had). */
   readonly #queue: Buffer[] = [];
-  #paused = false;
+  #waiting = false;
   #ended = false;
-  #error: Error | null = null;
-  #wake: (() => void) | null = null;
 
   constructor(req: IncomingMessage) {
     this.#req = req;
+  }
+
+  read(reader: ChunkReader): void {
+    this.#reader = reader;
+    const req = this.#req;
     req.on('data', (chunk: Buffer) => {
-      this.#queue.push(chunk);
-      if (this.#wake) this.#woken();
-      else if (!this.#paused) {
-        this.#paused = true;
-        req.pause();
-      }
+      if (this.#waiting || this.#queue.length > 0) this.#queue.push(chunk);
+      else if (!this.#reader?.data(chunk)) this.#wait();
     });
     req.on('end', () => {
       this.#ended = true;
-      this.#woken();
+      if (this.#queue.length === 0) this.#finish(null);
     });
-    req.on('error', (error: Error) => {
-      this.#error ??= error;
-      this.#woken();
-    });
+    req.on('error', (error: Error) => this.#finish(error));
     // A client that goes away mid-body: as Readable's iterator reports it.
     req.on('close', () => {
-      if (this.#ended) return;
-      this.#error ??= Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-      this.#woken();
+      if (!this.#ended) {
+        this.#finish(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      }
     });
   }
 
-  #woken(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+  #wait(): void {
+    this.#waiting = true;
+    this.#req.pause();
   }
 
-  async next(): Promise<IteratorResult<Uint8Array, undefined>> {
-    for (;;) {
-      const chunk = this.#queue.shift();
-      if (chunk) {
-        if (this.#paused && this.#queue.length === 0) {
-          this.#paused = false;
-          this.#req.resume();
-        }
-        return { done: false, value: chunk };
+  #finish(error: Error | null): void {
+    const reader = this.#reader;
+    this.#reader = null;
+    if (!reader) return;
+    if (error) reader.error(error);
+    else reader.end();
+  }
+
+  resume(): void {
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      const chunk = queue.shift() as Buffer;
+      if (!this.#reader?.data(chunk)) {
+        this.#waiting = true;
+        return;
       }
-      if (this.#error) throw this.#error;
-      if (this.#ended) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
     }
+    if (this.#ended) this.#finish(null);
+    else this.#req.resume();
   }
 
-  /** Stopping early destroys the request, as Readable's iterator does. */
-  async return(): Promise<IteratorResult<Uint8Array, undefined>> {
+  /** Destroys the request, as Readable's iterator does when its reader stops: the client is not left sending. */
+  cancel(): void {
+    this.#reader = null;
     this.#req.destroy();
-    return { done: true, value: undefined };
   }
 }

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { clientKey } from '../core/address.ts';
 import { Fields } from '../core/fields.ts';
@@ -8,6 +7,7 @@ import { checkedAddress, guardedConnector } from './guard.ts';
 import { skippingContinue } from './interim.ts';
 import { createResolver, type Resolve, type ResolverOptions } from './resolver.ts';
 import { Agent } from './undici.ts';
+import { Upload } from './upload.ts';
 
 export { type Egress, egressFromEnv } from './egress.ts';
 export { guardedConnector } from './guard.ts';
@@ -104,8 +104,7 @@ function dispatch(agent: Dispatcher, request: UpstreamRequest, origin?: string):
         path: url.pathname + url.search,
         method: method as Dispatcher.HttpMethod,
         headers: origin ? [...headers.flat(), 'host', url.host] : headers.flat(),
-        // undici writes an async iterable to the socket chunk by chunk.
-        body: body as AsyncIterable<Uint8Array> as unknown as Readable | null,
+        body: body && new Upload(body),
       },
       exchange,
     );

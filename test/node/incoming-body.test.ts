@@ -45,25 +45,40 @@ function upload(
   return { done, socket };
 }
 
+/** Every chunk of the request body; with `slow`, the reader asks to wait after each and reads on a millisecond later. */
+function readBody(req: IncomingMessage, { slow = false } = {}): Promise<Buffer[]> {
+  const read: Buffer[] = [];
+  const body = incomingBody(req);
+  return new Promise((resolve, reject) =>
+    body.read({
+      data: (chunk) => {
+        read.push(Buffer.from(chunk));
+        if (!slow) return true;
+        setTimeout(() => body.resume(), 1);
+        return false;
+      },
+      end: () => resolve(read),
+      error: reject,
+    }),
+  );
+}
+
 test('a reader slower than the client gets every byte, in order', async () => {
   const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
-  const read: Buffer[] = [];
+  let read: Buffer[] = [];
   const port = await serving(async (req) => {
-    for await (const chunk of incomingBody(req)) {
-      read.push(Buffer.from(chunk));
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    read = await readBody(req, { slow: true });
   });
   expect(await upload(port, chunks).done).toBe(204);
   expect(digest(Buffer.concat(read))).toBe(digest(Buffer.concat(chunks)));
 });
 
 test('what arrived before the first read comes as it arrived, not joined into one new buffer', async () => {
-  const read: Buffer[] = [];
+  let read: Buffer[] = [];
   const port = await serving(async (req) => {
     // Both pieces are in the request's buffer by then.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    for await (const chunk of incomingBody(req)) read.push(Buffer.from(chunk));
+    read = await readBody(req);
   });
   const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/', headers: { 'content-length': '2000' } });
   const status = new Promise<number>((resolve) => req.on('response', (res) => resolve(res.statusCode ?? 0)));
@@ -81,7 +96,16 @@ test('a client that goes away mid-body ends the read with an error, not a wait',
   const failed = new Promise<unknown>((resolve) => (failure = resolve));
   const port = await serving(async (req) => {
     try {
-      for await (const _ of incomingBody(req)) firstChunk();
+      await new Promise((resolve, reject) =>
+        incomingBody(req).read({
+          data: () => {
+            firstChunk();
+            return true;
+          },
+          end: () => resolve(undefined),
+          error: reject,
+        }),
+      );
     } catch (error) {
       failure(error);
       throw error;
@@ -94,11 +118,20 @@ test('a client that goes away mid-body ends the read with an error, not a wait',
   expect(await failed).toBeInstanceOf(Error);
 });
 
-test('stopping the read early destroys the request, so the client is not left sending', async () => {
+test('cancelling the read destroys the request, so the client is not left sending', async () => {
   const port = await serving(async (req) => {
-    const chunks = incomingBody(req)[Symbol.asyncIterator]();
-    await chunks.next();
-    await chunks.return?.();
+    const body = incomingBody(req);
+    await new Promise<void>((resolve) =>
+      body.read({
+        data: () => {
+          resolve();
+          return false;
+        },
+        end: () => {},
+        error: () => {},
+      }),
+    );
+    body.cancel();
   });
   const { done } = upload(port, [Buffer.alloc(1024)], { end: false });
   await expect(done).rejects.toThrow();
