@@ -424,7 +424,9 @@ class Pumped implements ChunkSource {
           this.#done = true;
           return reader.end();
         }
-        if (!reader.data(value)) this.#waiting = true;
+        // Set first: a reader may call resume() before it answers.
+        this.#waiting = true;
+        if (reader.data(value)) this.#waiting = false;
       }
     } catch (error) {
       if (this.#done) return;

@@ -30,7 +30,7 @@ class IncomingChunks implements ChunkSource {
     const req = this.#req;
     req.on('data', (chunk: Buffer) => {
       if (this.#waiting || this.#queue.length > 0) this.#queue.push(chunk);
-      else if (!this.#reader?.data(chunk)) this.#wait();
+      else this.#hand(chunk);
     });
     req.on('end', () => {
       this.#ended = true;
@@ -45,9 +45,13 @@ class IncomingChunks implements ChunkSource {
     });
   }
 
-  #wait(): void {
+  /** Hands a chunk on; pauses the request when the reader asks to wait. Says whether it may go on. */
+  #hand(chunk: Buffer): boolean {
+    // Set first: a reader may call resume() before it answers.
     this.#waiting = true;
-    this.#req.pause();
+    if (this.#reader?.data(chunk)) this.#waiting = false;
+    else if (this.#waiting) this.#req.pause();
+    return !this.#waiting;
   }
 
   #finish(error: Error | null): void {
@@ -63,11 +67,7 @@ class IncomingChunks implements ChunkSource {
     this.#waiting = false;
     const queue = this.#queue;
     while (queue.length > 0) {
-      const chunk = queue.shift() as Buffer;
-      if (!this.#reader?.data(chunk)) {
-        this.#waiting = true;
-        return;
-      }
+      if (!this.#hand(queue.shift() as Buffer)) return;
     }
     if (this.#ended) this.#finish(null);
     else this.#req.resume();

@@ -209,6 +209,24 @@ describe('ReplayableBody', () => {
     expect(got).toEqual([600]);
   });
 
+  test('a reader that resumes before it answers "wait" is not left waiting', async () => {
+    const body = new ReplayableBody(source([10, 20, 30]).stream, 1000);
+    const hop = body.hop();
+    const got: number[] = [];
+    await new Promise<void>((resolve) =>
+      hop.read({
+        data: (chunk) => {
+          got.push(chunk.byteLength);
+          hop.resume();
+          return false;
+        },
+        end: resolve,
+        error: () => {},
+      }),
+    );
+    expect(got).toEqual([10, 20, 30]);
+  });
+
   test('a pushed source is told to wait while the hop waits, and resumed when it reads on', async () => {
     const pushed = pushSource();
     const body = new ReplayableBody(pushed.source, 1000);

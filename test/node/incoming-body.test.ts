@@ -73,6 +73,28 @@ test('a reader slower than the client gets every byte, in order', async () => {
   expect(digest(Buffer.concat(read))).toBe(digest(Buffer.concat(chunks)));
 });
 
+test('a reader that resumes before it answers "wait" gets every byte', async () => {
+  const chunks = Array.from({ length: 16 }, (_, i) => Buffer.alloc(64 * 1024, i));
+  const read: Buffer[] = [];
+  const port = await serving(
+    (req) =>
+      new Promise((resolve, reject) => {
+        const body = incomingBody(req);
+        body.read({
+          data: (chunk) => {
+            read.push(Buffer.from(chunk));
+            body.resume();
+            return false;
+          },
+          end: resolve,
+          error: reject,
+        });
+      }),
+  );
+  expect(await upload(port, chunks).done).toBe(204);
+  expect(digest(Buffer.concat(read))).toBe(digest(Buffer.concat(chunks)));
+});
+
 test('what arrived before the first read comes as it arrived, not joined into one new buffer', async () => {
   let read: Buffer[] = [];
   const port = await serving(async (req) => {
