@@ -366,7 +366,7 @@ function isChunkSource(source: BodySource): source is ChunkSource {
 }
 
 /** A pulled source (a web stream, a Node stream) read into a ChunkReader: one read at a time, while the reader wants more. */
-class Pumped implements ChunkSource {
+export class Pumped implements ChunkSource {
   readonly #source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
   #next: (() => Promise<IteratorResult<Uint8Array, unknown>>) | null = null;
   #stop: (() => Promise<unknown>) | null = null;

@@ -1,6 +1,6 @@
 import type { Bodies } from '../cache/layer.ts';
-import { bytesStream } from '../core/body.ts';
-import type { BodyReader, SocketBody } from './upstream.ts';
+import { bytesStream, type ChunkReader, Pumped } from '../core/body.ts';
+import type { SocketBody } from './upstream.ts';
 
 /** What the Node listener reads of a body: a target's socket body, a StreamBody or a BytesBody. */
 export type NodeBody = Pick<SocketBody, 'read' | 'whole' | 'resume' | 'cancel' | 'stream'>;
@@ -12,19 +12,15 @@ export type NodeBody = Pick<SocketBody, 'read' | 'whole' | 'resume' | 'cancel' |
  */
 export class StreamBody implements NodeBody {
   readonly #stream: ReadableStream<Uint8Array>;
-  #source: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  #reader: BodyReader | null = null;
-  #paused = false;
-  #pumping = false;
+  readonly #pumped: Pumped;
 
   constructor(stream: ReadableStream<Uint8Array>) {
     this.#stream = stream;
+    this.#pumped = new Pumped(stream);
   }
 
-  read(reader: BodyReader): void {
-    this.#reader = reader;
-    this.#source = this.#stream.getReader();
-    void this.#pump();
+  read(reader: ChunkReader): void {
+    this.#pumped.read(reader);
   }
 
   /** A stream's body is never known whole before it is read. */
@@ -33,41 +29,15 @@ export class StreamBody implements NodeBody {
   }
 
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    void this.#pump();
+    this.#pumped.resume();
   }
 
   async cancel(): Promise<void> {
-    this.#reader = null;
-    await (this.#source ?? this.#stream).cancel().catch(() => {});
+    this.#pumped.cancel();
   }
 
   stream(): ReadableStream<Uint8Array> {
     return this.#stream;
-  }
-
-  async #pump(): Promise<void> {
-    const source = this.#source;
-    if (this.#pumping || !source) return;
-    this.#pumping = true;
-    try {
-      while (!this.#paused && this.#reader) {
-        const { done, value } = await source.read();
-        if (done) {
-          this.#reader?.end();
-          this.#reader = null;
-          return;
-        }
-        const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-        if (this.#reader && !this.#reader.data(chunk)) this.#paused = true;
-      }
-    } catch (error) {
-      this.#reader?.error(error instanceof Error ? error : new Error(String(error)));
-      this.#reader = null;
-    } finally {
-      this.#pumping = false;
-    }
   }
 }
 
@@ -85,7 +55,7 @@ export class BytesBody implements NodeBody {
     this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  read(reader: BodyReader): void {
+  read(reader: ChunkReader): void {
     if (this.#bytes.length > 0) reader.data(this.#bytes);
     reader.end();
   }

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { clientKey } from '../core/address.ts';
+import type { ChunkReader } from '../core/body.ts';
 import { Fields } from '../core/fields.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../core/upstream.ts';
 import { type Egress, egressRoute, pinnedOrigin } from './egress.ts';
@@ -190,13 +191,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** What reads a SocketBody: `data` answers false to say "wait for my resume()". */
-export interface BodyReader {
-  data(chunk: Buffer): boolean;
-  end(): void;
-  error(error: Error): void;
-}
-
 /** How much of a target's body is held while nobody reads it yet. */
 const HOLD_BYTES = 64 * 1024;
 
@@ -212,7 +206,7 @@ export class SocketBody {
   #heldBytes = 0;
   #ended = false;
   #error: Error | null = null;
-  #reader: BodyReader | null = null;
+  #reader: ChunkReader | null = null;
 
   constructor(controller: Dispatcher.DispatchController) {
     this.#controller = controller;
@@ -240,7 +234,7 @@ export class SocketBody {
   }
 
   /** Hands the body to `reader`: what is held at once, then each chunk as it arrives. */
-  read(reader: BodyReader): void {
+  read(reader: ChunkReader): void {
     this.#reader = reader;
     const held = this.#held;
     this.#held = [];

@@ -25,9 +25,9 @@ afterAll(async () => {
 });
 
 /** Reads `socket` as the Node server's relay does when its client is slow: wait after every chunk. */
-function readSlowly(socket: SocketBody): Promise<Buffer[]> {
+function readSlowly(socket: SocketBody): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const chunks: Uint8Array[] = [];
     socket.read({
       data(chunk) {
         chunks.push(chunk);

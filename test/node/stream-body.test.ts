@@ -1,15 +1,15 @@
 import { describe, expect, test } from 'vitest';
+import type { ChunkReader } from '../../src/core/body.ts';
 import { BytesBody } from '../../src/node/stream-body.ts';
-import type { BodyReader } from '../../src/node/upstream.ts';
 
 /* A cache hit's stored bytes as the Node listener reads them (src/node/listener.ts relay). */
 
-function recorder(): BodyReader & { events: string[] } {
+function recorder(): ChunkReader & { events: string[] } {
   const events: string[] = [];
   return {
     events,
     data(chunk) {
-      events.push(`data ${chunk.toString()}`);
+      events.push(`data ${Buffer.from(chunk).toString()}`);
       return true;
     },
     end() {

@@ -44,7 +44,7 @@ function get(path: string) {
 
 function read(body: SocketBody): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const chunks: Uint8Array[] = [];
     body.read({
       data: (chunk) => chunks.push(chunk) > 0,
       end: () => resolve(Buffer.concat(chunks).toString()),
