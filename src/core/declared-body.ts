@@ -1,4 +1,4 @@
-import { type BodySource, type ClientBody, REPLAY_LIMIT, ReplayableBody, type RequestBody, sentOnce } from './body.ts';
+import { type BodySource, type ClientBody, Pumped, REPLAY_LIMIT, ReplayableBody, type RequestBody } from './body.ts';
 import type { ProxyError } from './errors.ts';
 
 /** The Content-Length of a request, when it is one exact byte count. */
@@ -49,8 +49,17 @@ class SentOnce implements ClientBody {
     this.#length = length;
   }
 
+  /** The client's stream as the hop's copy: pushed to a reader, or handed over whole as `stream()`. */
   hop(): RequestBody {
-    return { ...sentOnce(this.#source), declared: { length: this.#length, source: this.#source } };
+    const stream = this.#source;
+    const pumped = new Pumped(stream);
+    return {
+      read: (reader) => pumped.read(reader),
+      resume: () => pumped.resume(),
+      stop: () => {},
+      stream: () => stream,
+      declared: { length: this.#length, source: stream },
+    };
   }
 
   /** Past REPLAY_LIMIT nothing is kept: a 307/308 goes to the client. */

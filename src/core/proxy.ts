@@ -247,16 +247,15 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
     #relayed({ response: res, url: finalUrl }: Forwarded<Body>, body: Body | null): Answer<Body> {
       const req = this.#req;
       const trace = this.#trace;
-      const answer = metered(
-        {
-          status: res.status,
-          headers: relayedHeaders(req, res, this.#url, finalUrl, this.#budgetHeaders, trace.origin),
-          body,
-          limit: bodiless(req.method, res.status) ? 0 : config.maxResponseBytes,
-          progress: null,
-        },
-        trace.meter,
-      );
+      const meter = trace.meter;
+      const answer = {
+        status: res.status,
+        headers: relayedHeaders(req, res, this.#url, finalUrl, this.#budgetHeaders, trace.origin),
+        body,
+        limit: bodiless(req.method, res.status) ? 0 : config.maxResponseBytes,
+        // A bandwidth budget counts the target's body as it is relayed.
+        progress: meter && body !== null ? (bytes: number) => meter.progress(bytes) : null,
+      };
       return finished(trace, answer, null);
     }
   }
@@ -373,16 +372,6 @@ export function createProxy<Body extends Cancellable>(config: Config, caps: Prox
       metrics?.requestFinished(record);
     };
     return withSent(answer, sent);
-  }
-
-  /** A target's body counted against the bandwidth budget as it is relayed. Not async: one promise less per request. */
-  function metered(
-    answer: Omit<Answer<Body>, 'sent' | 'progress'> & { progress: null },
-    meter: Meter | null,
-  ): Omit<Answer<Body>, 'sent'> {
-    return meter && typeof answer.body === 'object' && answer.body !== null
-      ? { ...answer, progress: (bytes) => meter.progress(bytes) }
-      : answer;
   }
 
   /** The request body to forward, or null: Fetch forbids a GET or HEAD request body (workerd's fetch throws, undici drops it). */
