@@ -26,14 +26,12 @@ export function preflightFields(request: HeaderMap, maxAge: number): Fields {
   return fields;
 }
 
-/** True when the comma list `current` names `token` (lower case) or `*`. */
-function listsToken(current: string, token: string): boolean {
-  for (const item of current.split(',')) {
-    const t = item.trim().toLowerCase();
-    if (t === token || t === '*') return true;
-  }
-  return false;
-}
+/**
+ * A Vary value that names Origin or `*` among its comma-separated members.
+ * A test, not a split, trim and lower-casing of every member: a target that
+ * sends Vary sends it on every response.
+ */
+const VARIES_BY_ORIGIN = /(?:^|,)[ \t]*(?:origin|\*)[ \t]*(?:,|$)/i;
 
 /**
  * Makes a response readable by the requesting page: the origin reflected (or
@@ -52,7 +50,7 @@ export function addCorsHeaders(headers: HeaderMap, origin: string | null): void 
   if (vary === null) {
     headers.append('vary', 'Origin');
     exposed.add('vary');
-  } else if (!listsToken(vary, 'origin')) headers.set('vary', `${vary}, Origin`);
+  } else if (!VARIES_BY_ORIGIN.test(vary)) headers.set('vary', `${vary}, Origin`);
   if (cors) headers.set('access-control-expose-headers', exposed.joined());
   else headers.append('access-control-expose-headers', exposed.joined());
 }

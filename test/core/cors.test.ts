@@ -53,6 +53,12 @@ describe('addCorsHeaders(headers, origin)', () => {
     [{ vary: 'Accept-Encoding' }, null, '*', 'Accept-Encoding, Origin'],
     [{ vary: 'origin' }, 'https://a.example', 'https://a.example', 'origin'],
     [{ vary: '*' }, 'https://a.example', 'https://a.example', '*'],
+    [{ vary: 'Accept,ORIGIN' }, 'https://a.example', 'https://a.example', 'Accept,ORIGIN'],
+    [{ vary: 'accept, \tOrigin\t , cookie' }, 'https://a.example', 'https://a.example', 'accept, \tOrigin\t , cookie'],
+    [{ vary: 'accept, *' }, 'https://a.example', 'https://a.example', 'accept, *'],
+    [{ vary: 'Origins' }, 'https://a.example', 'https://a.example', 'Origins, Origin'],
+    [{ vary: 'X-Origin, Accept' }, 'https://a.example', 'https://a.example', 'X-Origin, Accept, Origin'],
+    [{ vary: 'accept-*' }, 'https://a.example', 'https://a.example', 'accept-*, Origin'],
     [{}, 'null', 'null', 'Origin'],
   ])('%j with Origin %s -> ACAO %s, Vary %s', (start, origin, acao, vary) => {
     const h = new Headers(start);
