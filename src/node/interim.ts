@@ -30,21 +30,16 @@ export function skippingContinue(connect: buildConnector.connector): buildConnec
 /**
  * undici writes every request head as one latin1 string starting with the
  * method, and bodies as buffers; so a response begins after a string write
- * that starts with an upper-case letter. undici reads with `socket.read()`.
+ * that starts with an upper-case letter. undici reads with `socket.read()`,
+ * which is swapped for the checking read while a response's first bytes are
+ * awaited, and back once they are not a 100: a body's reads pass no wrapper.
  */
 function dropContinue(socket: Socket): void {
-  let atHead = true;
   let held: Buffer | null = null;
-  const write = socket.write.bind(socket) as (chunk: unknown, encoding: unknown, callback: unknown) => boolean;
-  socket.write = ((chunk: unknown, encoding: unknown, callback: unknown) => {
-    if (typeof chunk === 'string' && chunk.charCodeAt(0) >= 65 && chunk.charCodeAt(0) <= 90) atHead = true;
-    return write(chunk, encoding, callback);
-  }) as Socket['write'];
-  const read = socket.read.bind(socket);
-  socket.read = (size?: number) => {
-    if (!atHead) return read(size);
+  const read = socket.read;
+  const readHead = (size?: number): Buffer | null => {
     for (;;) {
-      const chunk = read(size) as Buffer | null;
+      const chunk = read.call(socket, size) as Buffer | null;
       if (chunk === null) return null;
       let data: Buffer = held ? Buffer.concat([held, chunk]) : chunk;
       held = null;
@@ -55,13 +50,13 @@ function dropContinue(socket: Socket): void {
           break;
         }
         if (start === 'no') {
-          atHead = false;
+          socket.read = read;
           return data;
         }
         const end = data.indexOf(HEAD_END);
         if (end === -1) {
           if (data.length > MAX_HEAD) {
-            atHead = false;
+            socket.read = read;
             return data;
           }
           held = data;
@@ -72,6 +67,12 @@ function dropContinue(socket: Socket): void {
       }
     }
   };
+  socket.read = readHead;
+  const write = socket.write as (chunk: unknown, encoding: unknown, callback: unknown) => boolean;
+  socket.write = ((chunk: unknown, encoding: unknown, callback: unknown) => {
+    if (typeof chunk === 'string' && chunk.charCodeAt(0) >= 65 && chunk.charCodeAt(0) <= 90) socket.read = readHead;
+    return write.call(socket, chunk, encoding, callback);
+  }) as Socket['write'];
 }
 
 /**
